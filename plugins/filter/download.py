@@ -1,0 +1,25 @@
+"""Filters of the download role (logic in module_utils/download.py)."""
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.download import ArtifactError, install_spec, resolve
+
+DOCUMENTATION_FILTERS = """
+artifact_plans: list of artifact descriptions -> fetch plans (mirror URL, checksum, cache paths)
+artifact_install_spec: fetch plans -> the `artifacts` option of kubesmith.cluster.install_artifacts
+"""
+
+
+def artifact_plans(artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", controller_cache=""):
+    try:
+        return resolve(artifacts, mirror, host_cache, controller_cache)
+    except ArtifactError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+def artifact_install_spec(plans):
+    return install_spec(plans)
+
+
+class FilterModule:
+    def filters(self):
+        return {"artifact_plans": artifact_plans, "artifact_install_spec": artifact_install_spec}

@@ -1,0 +1,96 @@
+"""Pure logic of the ``download`` role: from artifact descriptions to fetch plans.
+
+An artifact is described once, by the role that owns it, with its upstream URL.
+A mirror (``http(s)://`` or ``file://``) holds the same files under
+``<mirror>/<upstream host>/<upstream path>``, so one variable switches a whole
+cluster to an offline source.
+"""
+
+import posixpath
+import re
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_REQUIRED = ("name", "version", "url")
+
+
+class ArtifactError(ValueError):
+    """An artifact description that cannot be fetched safely."""
+
+
+def mirror_url(url, mirror):
+    """Map an upstream URL onto ``mirror`` (scheme dropped, host kept as first path element)."""
+    if not mirror:
+        return url
+    match = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(.+)$", url)
+    if not match:
+        raise ArtifactError("artifact URL %r has no scheme (expected https://...)" % url)
+    return mirror.rstrip("/") + "/" + match.group(1)
+
+
+def _checksum(artifact, mirror):
+    sha256 = str(artifact.get("sha256") or "").strip()
+    if sha256:
+        if not _SHA256.match(sha256):
+            raise ArtifactError("artifact %s: sha256 %r is not 64 hex characters" % (artifact["name"], sha256))
+        return "sha256:" + sha256.lower()
+    checksum_url = artifact.get("checksum_url")
+    if not checksum_url:
+        raise ArtifactError(
+            "artifact %s: give either sha256 or checksum_url - nothing is installed unverified" % artifact["name"]
+        )
+    return "sha256:" + mirror_url(checksum_url, mirror)
+
+
+def resolve(artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", controller_cache=""):
+    """Return one fetch plan per artifact.
+
+    Each plan keeps the description and adds ``fetch_url``, ``checksum`` (the
+    form ``ansible.builtin.get_url`` takes), ``filename``, ``host_path`` and,
+    when ``controller_cache`` is set, ``controller_path``. An artifact with
+    ``mirrored: false`` keeps its own URL (it already points at a private store). Paths carry name and
+    version so two versions of one artifact live side by side (upgrades).
+    """
+    plans = []
+    seen = set()
+    for artifact in artifacts or []:
+        missing = [key for key in _REQUIRED if not artifact.get(key)]
+        if missing:
+            raise ArtifactError("artifact %r lacks %s" % (artifact.get("name", artifact), ", ".join(missing)))
+        name, version = str(artifact["name"]), str(artifact["version"])
+        if not _NAME.match(name) or "/" in version or version in (".", ".."):
+            raise ArtifactError("artifact name %r / version %r must be plain path components" % (name, version))
+        if (name, version) in seen:
+            raise ArtifactError("artifact %s %s is listed twice" % (name, version))
+        seen.add((name, version))
+        filename = posixpath.basename(artifact["url"].split("?", 1)[0])
+        if not filename:
+            raise ArtifactError("artifact %s: URL %r does not end in a file name" % (name, artifact["url"]))
+        local_name = "%s-%s-%s" % (name, version, filename)
+        plan = dict(artifact)
+        plan.update(
+            version=version,
+            fetch_url=mirror_url(artifact["url"], mirror if artifact.get("mirrored", True) else ""),
+            checksum=_checksum(artifact, mirror if artifact.get("mirrored", True) else ""),
+            filename=filename,
+            host_path=posixpath.join(host_cache, local_name),
+        )
+        if controller_cache:
+            plan["controller_path"] = posixpath.join(controller_cache, local_name)
+        plans.append(plan)
+    return plans
+
+
+def install_spec(plans):
+    """What ``kubesmith.cluster.install_artifacts`` needs from each plan."""
+    keys = ("name", "version", "unpack", "strip_components", "mode", "links", "force")
+    specs = []
+    for plan in plans:
+        if not plan.get("install", True):
+            continue  # used from the download cache as it is (e.g. image tarballs to import)
+        spec = {key: plan[key] for key in keys if key in plan}
+        spec["src"] = plan["host_path"]
+        if plan["checksum"].startswith("sha256:") and _SHA256.match(plan["checksum"][7:]):
+            spec["sha256"] = plan["checksum"][7:]
+        specs.append(spec)
+    return specs

@@ -1,0 +1,142 @@
+import pytest
+from ansible_collections.kubesmith.cluster.plugins.module_utils.download import (
+    ArtifactError,
+    install_spec,
+    mirror_url,
+    resolve,
+)
+
+URL = "https://github.com/containerd/containerd/releases/download/v1.6.20/containerd-1.6.20-linux-amd64.tar.gz"
+SHA = "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("url", "mirror", "expected"),
+    [
+        (URL, "", URL),
+        (
+            URL,
+            "http://10.0.0.1:8080",
+            "http://10.0.0.1:8080/github.com/containerd/containerd/releases/download/"
+            "v1.6.20/containerd-1.6.20-linux-amd64.tar.gz",
+        ),
+        (
+            URL,
+            "file:///srv/mirror/",
+            "file:///srv/mirror/github.com/containerd/containerd/releases/download/"
+            "v1.6.20/containerd-1.6.20-linux-amd64.tar.gz",
+        ),
+        (
+            "https://dl.k8s.io/release/v1.20.2/bin/linux/amd64/kubelet",
+            "http://m",
+            "http://m/dl.k8s.io/release/v1.20.2/bin/linux/amd64/kubelet",
+        ),
+    ],
+)
+def test_mirror_url(url, mirror, expected):
+    assert mirror_url(url, mirror) == expected
+
+
+def test_mirror_url_needs_scheme():
+    with pytest.raises(ArtifactError, match="no scheme"):
+        mirror_url("github.com/x", "http://m")
+
+
+def test_resolve_checksum_url_is_mirrored_and_paths_carry_version():
+    [plan] = resolve(
+        [{"name": "containerd", "version": "1.6.20", "url": URL, "checksum_url": URL + ".sha256sum", "unpack": True}],
+        mirror="http://m",
+        host_cache="/var/cache/k",
+        controller_cache="/tmp/c",
+    )
+    assert (
+        plan["checksum"] == "sha256:http://m/github.com/containerd/containerd/releases/download/v1.6.20/"
+        "containerd-1.6.20-linux-amd64.tar.gz.sha256sum"
+    )
+    assert plan["fetch_url"].startswith("http://m/github.com/")
+    assert plan["filename"] == "containerd-1.6.20-linux-amd64.tar.gz"
+    assert plan["host_path"] == "/var/cache/k/containerd-1.6.20-containerd-1.6.20-linux-amd64.tar.gz"
+    assert plan["controller_path"] == "/tmp/c/containerd-1.6.20-containerd-1.6.20-linux-amd64.tar.gz"
+    assert plan["unpack"] is True
+
+
+def test_inline_sha256_wins_and_reaches_install_spec():
+    plans = resolve(
+        [
+            {
+                "name": "runc",
+                "version": "1.1.5",
+                "url": "https://h/runc.amd64",
+                "sha256": SHA.upper(),
+                "checksum_url": "https://h/runc.sha256sum",
+                "mode": "0755",
+                "links": {"/usr/local/bin/runc": "runc.amd64"},
+            }
+        ]
+    )
+    assert plans[0]["checksum"] == "sha256:" + SHA
+    assert "controller_path" not in plans[0]
+    [spec] = install_spec(plans)
+    assert spec == {
+        "name": "runc",
+        "version": "1.1.5",
+        "mode": "0755",
+        "links": {"/usr/local/bin/runc": "runc.amd64"},
+        "src": plans[0]["host_path"],
+        "sha256": SHA,
+    }
+
+
+def test_install_spec_without_inline_sha_omits_it():
+    [spec] = install_spec(
+        resolve([{"name": "a", "version": "1", "url": "https://h/a.tgz", "checksum_url": "https://h/s"}])
+    )
+    assert "sha256" not in spec
+
+
+@pytest.mark.parametrize(
+    ("artifact", "message"),
+    [
+        ({"name": "a", "version": "1", "url": "https://h/a"}, "give either sha256 or checksum_url"),
+        ({"name": "a", "version": "1", "url": "https://h/a", "sha256": "abc"}, "not 64 hex"),
+        ({"name": "a", "url": "https://h/a", "sha256": SHA}, "lacks version"),
+        ({"name": "A/b", "version": "1", "url": "https://h/a", "sha256": SHA}, "plain path components"),
+        ({"name": "a", "version": "..", "url": "https://h/a", "sha256": SHA}, "plain path components"),
+        ({"name": "a", "version": "1", "url": "https://h/", "sha256": SHA}, "does not end in a file name"),
+    ],
+)
+def test_resolve_refuses_bad_descriptions(artifact, message):
+    with pytest.raises(ArtifactError, match=message):
+        resolve([artifact])
+
+
+def test_resolve_refuses_duplicates():
+    item = {"name": "a", "version": "1", "url": "https://h/a", "sha256": SHA}
+    with pytest.raises(ArtifactError, match="listed twice"):
+        resolve([item, dict(item)])
+
+
+def test_two_versions_side_by_side():
+    plans = resolve(
+        [{"name": "etcd", "version": v, "url": "https://h/etcd.tgz", "sha256": SHA} for v in ("3.4", "3.5")]
+    )
+    assert plans[0]["host_path"] != plans[1]["host_path"]
+
+
+def test_unmirrored_artifact_keeps_url_and_uninstalled_one_has_no_install_spec():
+    plans = resolve(
+        [
+            {
+                "name": "img",
+                "version": "1",
+                "url": "http://store/img.tar",
+                "checksum_url": "http://store/img.sha",
+                "mirrored": False,
+                "install": False,
+            }
+        ],
+        mirror="http://m",
+    )
+    assert plans[0]["fetch_url"] == "http://store/img.tar"
+    assert plans[0]["checksum"] == "sha256:http://store/img.sha"
+    assert install_spec(plans) == []
