@@ -680,7 +680,10 @@ def _missing_link_targets(artifact, exists):
 
 
 def _link_target_error(artifact, missing, where):
-    hint = " (check strip_components and the paths in links)" if artifact.unpack else ""
+    if artifact.unpack:
+        hint = " (check strip_components and the paths in links)"
+    else:
+        hint = " (the file is installed as %s; set filename to name it otherwise)" % artifact.filename
     return ArtifactError("%s: link target(s) %s not found in %s%s" % (
         artifact.label, ", ".join(missing), where, hint))
 

@@ -425,6 +425,17 @@ def test_missing_link_target_fails_before_any_change(env, links, strip, message)
         assert snapshot(env.top) == before
 
 
+def test_single_file_link_target_hint_names_the_installed_file(env):
+    src = str(env.downloads / "runc-1.1.7-runc.amd64")  # the download cache prefixes name and version
+    with open(src, "w") as handle:
+        handle.write("runc")
+    spec = {"name": "runc", "version": "1.1.7", "src": src, "links": {env.link("runc"): "runc.amd64"}}
+    with pytest.raises(ArtifactError, match="installed as runc-1.1.7-runc.amd64; set filename"):
+        env.run([spec])
+    spec["filename"] = "runc.amd64"
+    assert env.run([spec])["changed"] is True
+
+
 def test_a_failing_artifact_leaves_the_others_untouched(env):
     good = containerd_spec(env)
     bad = {"name": "etcd", "version": "3.5.9", "src": env.archive("etcd.tar.gz", ETCD), "strip_components": 1,
