@@ -1,0 +1,512 @@
+# Copyright: kubesmith maintainers
+# Apache License 2.0 (see galaxy.yml)
+"""Preflight decisions for kubesmith.cluster: pure functions, no Ansible objects.
+
+Every check returns a list of messages; an empty list means "fine". Each message
+is one line that names the host or the variable, the value found and what to
+change, so the ``preflight`` role can print them all at once and stop before any
+host is modified.
+
+Runs on the controller only (the ``kubesmith.cluster`` preflight filters call it);
+it needs ``netaddr``, which ``requirements.txt`` installs next to ansible-core.
+Nothing here is shipped to managed hosts.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+try:
+    import netaddr
+
+    HAS_NETADDR = True
+except ImportError:  # pragma: no cover - exercised only without netaddr
+    HAS_NETADDR = False
+
+CLUSTER_GROUPS = ("etcd", "control_plane", "workers", "load_balancers")
+"""Inventory groups that make up a cluster; hosts elsewhere are not checked."""
+
+NODE_GROUPS = ("control_plane", "workers")
+"""Groups whose hosts register as Kubernetes nodes and get a pod subnet each."""
+
+SERVICE_CIDR_MAX_HOST_BITS = 20
+"""kube-apiserver refuses a service CIDR with more than 2**20 addresses (/12 IPv4, /108 IPv6)."""
+
+NODE_CIDR_MAX_SUBNET_BITS = 16
+"""kube-controller-manager refuses a node prefix more than 16 bits longer than the pod CIDR."""
+
+DNS_SERVICE_INDEX = 10
+"""Cluster DNS gets the 10th address of the service CIDR (the apiserver gets the 1st)."""
+
+DEFAULT_SETTINGS = {
+    "cluster_pod_cidr": "10.244.0.0/16",
+    "cluster_service_cidr": "10.96.0.0/12",
+    "cluster_node_cidr": "",
+    "cluster_node_pod_cidr_prefix": 24,
+    "cluster_domain": "cluster.local",
+    "preflight_service_cidr_max_prefix": 24,
+    "preflight_min_cpus": {"control_plane": 2, "etcd": 1, "workers": 1, "load_balancers": 1},
+    "preflight_min_memory_mb": {"control_plane": 1700, "etcd": 1000, "workers": 1000, "load_balancers": 256},
+    "preflight_supported_os_families": ["Debian", "RedHat"],
+}
+"""Same values as ``roles/preflight/defaults/main.yml``; used for keys a caller leaves out."""
+
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN_RE = re.compile(r"^%s(\.%s)*$" % (_DNS1123_LABEL, _DNS1123_LABEL))
+_DNS1123_SUBDOMAIN_MAX = 253
+_DNS1123_LABEL_MAX = 63
+# An explicit "/prefix" in canonical decimal: netaddr alone also takes netmasks,
+# "+8", "08" and a missing prefix (read as a single host).
+_CIDR_RE = re.compile(r"^[0-9A-Fa-f:.]+/(0|[1-9][0-9]{0,2})$")
+
+
+def _require_netaddr():
+    if not HAS_NETADDR:
+        raise RuntimeError("the kubesmith.cluster preflight checks need the Python library netaddr on the controller")
+
+
+def _hosts_list(names):
+    return ", ".join(sorted(names))
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_ip(value):
+    """Return a ``netaddr.IPAddress`` for a plain IPv4/IPv6 address string, else ``None``.
+
+    Strict: no short forms ("10.1"), no leading zeros, no integers, no whitespace.
+    """
+    _require_netaddr()
+    if not isinstance(value, str) or not value or value != value.strip():
+        return None
+    try:
+        return netaddr.IPAddress(value, flags=netaddr.INET_PTON)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None
+
+
+def parse_cidr(value):
+    """Return ``(network, problem)`` for a CIDR string such as ``10.96.0.0/12``.
+
+    ``network`` is a ``netaddr.IPNetwork`` or ``None``; ``problem`` is ``None`` or the end of a
+    sentence saying what is wrong ("is not a CIDR ...", "has host bits set ..."). With host bits
+    set, ``network`` is the masked network (what Kubernetes would use), so later checks still run.
+    """
+    _require_netaddr()
+    if not isinstance(value, str) or not value.strip():
+        return None, "is empty: set it to a network in CIDR form such as 10.96.0.0/12"
+    if "," in value:
+        return None, "lists several networks (dual-stack is not supported yet): use one CIDR"
+    if not _CIDR_RE.match(value):
+        return None, "is not a CIDR (address/prefix such as 10.96.0.0/12)"
+    address, _, _prefix = value.partition("/")
+    if parse_ip(address) is None:
+        return None, "is not a CIDR: %s is not an IP address" % address
+    try:
+        network = netaddr.IPNetwork(value)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None, "is not a CIDR: the prefix is out of range for the address family"
+    if network.ip != network.network:
+        return network.cidr, "has host bits set: use %s" % network.cidr
+    return network, None
+
+
+# --------------------------------------------------------------------------- names and addresses
+
+
+def is_dns1123_subdomain(name):
+    """True when ``name`` is a valid Kubernetes node name (RFC 1123 subdomain, lowercase)."""
+    if not isinstance(name, str) or not name or len(name) > _DNS1123_SUBDOMAIN_MAX:
+        return False
+    if not _DNS1123_SUBDOMAIN_RE.match(name):
+        return False
+    return all(len(label) <= _DNS1123_LABEL_MAX for label in name.split("."))
+
+
+def suggest_dns1123_name(name):
+    """A valid node name close to ``name`` (lowercased, other characters turned into '-')."""
+    text = str(name).lower()
+    text = re.sub(r"[^a-z0-9.-]+", "-", text)
+    labels = [label.strip("-")[:_DNS1123_LABEL_MAX].strip("-") for label in text.split(".")]
+    text = ".".join(label for label in labels if label)[:_DNS1123_SUBDOMAIN_MAX].strip(".-")
+    return text or "node-1"
+
+
+def resolve_node_address(node_ip=None, ansible_host=None, facts=None):
+    """Return ``(address, source)`` following the inventory convention.
+
+    ``node_ip`` when set (returned as given, even if invalid, so a check can name it),
+    else ``ansible_host`` when it is an IP address, else the default IPv4 address from
+    gathered facts. ``(None, None)`` when nothing is known yet (before facts).
+    """
+    if node_ip not in (None, ""):
+        return str(node_ip), "node_ip"
+    if ansible_host not in (None, "") and parse_ip(str(ansible_host)) is not None:
+        return str(ansible_host), "ansible_host"
+    default_ipv4 = (facts or {}).get("default_ipv4") or {}
+    address = default_ipv4.get("address") if isinstance(default_ipv4, dict) else None
+    if address:
+        return str(address), "ansible_facts.default_ipv4"
+    return None, None
+
+
+def make_host(host, node_name=None, node_ip=None, ansible_host=None, facts=None):
+    """Describe one inventory host the way the checks expect it."""
+    address, source = resolve_node_address(node_ip, ansible_host, facts)
+    return {
+        "host": str(host),
+        "node_name": str(host) if node_name in (None, "") else str(node_name),
+        "address": address,
+        "address_source": source,
+        "ansible_host": ansible_host,
+    }
+
+
+# --------------------------------------------------------------------------- inventory checks
+
+
+def _members(groups, name):
+    members = (groups or {}).get(name) or []
+    return list(dict.fromkeys(members))
+
+
+def group_errors(groups):
+    """Group membership: control plane and etcd present, etcd count usable for quorum."""
+    errors = []
+    for name in ("control_plane", "etcd"):
+        if not _members(groups, name):
+            errors.append(
+                "group %s is empty: add at least one host to [%s] in the inventory "
+                "(the same host may be in several groups)" % (name, name)
+            )
+    etcd = _members(groups, "etcd")
+    count = len(etcd)
+    if count > 1 and count % 2 == 0:
+        majority = count // 2 + 1
+        tolerated = (count - 1) // 2
+        fix = "3" if count == 2 else "%d or %d" % (count - 1, count + 1)
+        errors.append(
+            "group etcd has %d hosts (%s): etcd needs a majority (%d of %d) to keep quorum, so %d members tolerate "
+            "%d failed member(s), no more than %d would: use %s etcd hosts (or 1 for a lab)"
+            % (count, _hosts_list(etcd), majority, count, count, tolerated, count - 1, fix)
+        )
+    return errors
+
+
+def node_name_errors(hosts):
+    """Node names: valid DNS-1123 subdomains and unique across the cluster hosts."""
+    errors = []
+    by_name = {}
+    for entry in hosts:
+        name = entry["node_name"]
+        if not is_dns1123_subdomain(name):
+            source = "node_name" if name != entry["host"] else "inventory name (node_name unset)"
+            errors.append(
+                "host %s: %s %r is not a valid Kubernetes node name (lowercase letters, digits, '-' and '.', "
+                "starting and ending with a letter or digit, at most 253 characters): set node_name, e.g. %r"
+                % (entry["host"], source, name, suggest_dns1123_name(name))
+            )
+        by_name.setdefault(name, []).append(entry["host"])
+    for name, owners in sorted(by_name.items(), key=lambda item: str(item[0])):
+        if len(owners) > 1:
+            errors.append(
+                "node_name %r is used by hosts %s: give each host its own node_name" % (name, _hosts_list(owners))
+            )
+    return errors
+
+
+def address_errors(hosts):
+    """Node addresses: valid IPs and unique. Hosts whose address is not known yet are skipped."""
+    errors = []
+    by_address = {}
+    for entry in hosts:
+        address = entry.get("address")
+        if address is None:
+            continue
+        ip = parse_ip(address)
+        if ip is None:
+            errors.append(
+                "host %s: %s %r is not an IP address: set node_ip to the address the node uses in the cluster"
+                % (entry["host"], entry.get("address_source") or "node_ip", address)
+            )
+            continue
+        by_address.setdefault(str(ip), []).append("%s (%s)" % (entry["host"], entry.get("address_source")))
+    for address, owners in sorted(by_address.items()):
+        if len(owners) > 1:
+            errors.append(
+                "node address %s is used by hosts %s: give each host its own address (set node_ip per host)"
+                % (address, ", ".join(sorted(owners)))
+            )
+    return errors
+
+
+def _as_int(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.match(r"^[0-9]+$", value.strip()):
+        return int(value.strip())
+    return None
+
+
+def _service_cidr_errors(network, value, max_prefix):
+    bits = 32 if network.version == 4 else 128
+    largest = bits - SERVICE_CIDR_MAX_HOST_BITS
+    smallest = bits - (32 - max_prefix)
+    host_bits = bits - network.prefixlen
+    if host_bits > SERVICE_CIDR_MAX_HOST_BITS:
+        return [
+            "cluster_service_cidr %s is larger than /%d (kube-apiserver limit): use a /%d to /%d"
+            % (value, largest, largest, smallest)
+        ]
+    if network.prefixlen > smallest:
+        return [
+            "cluster_service_cidr %s is too small (smaller than /%d, preflight_service_cidr_max_prefix): "
+            "use a /%d to /%d" % (value, smallest, largest, smallest)
+        ]
+    return []
+
+
+def _pod_capacity_errors(pod, pod_value, node_prefix_value, node_count):
+    bits = 32 if pod.version == 4 else 128
+    node_prefix = _as_int(node_prefix_value)
+    longest = min(bits, pod.prefixlen + NODE_CIDR_MAX_SUBNET_BITS)
+    if node_prefix is None or not pod.prefixlen <= node_prefix <= longest:
+        return [
+            "cluster_node_pod_cidr_prefix %s does not fit cluster_pod_cidr %s: use a prefix from %d to %d "
+            "(at most %d bits longer than the pod CIDR, kube-controller-manager limit)"
+            % (node_prefix_value, pod_value, pod.prefixlen, longest, NODE_CIDR_MAX_SUBNET_BITS)
+        ]
+    subnets = 2 ** (node_prefix - pod.prefixlen)
+    if node_count > subnets:
+        needed = node_prefix - (node_count - 1).bit_length()
+        return [
+            "cluster_pod_cidr %s holds %d /%d node subnet(s) but %d nodes (control_plane + workers) need one each: "
+            "use a /%d or larger cluster_pod_cidr, or a longer cluster_node_pod_cidr_prefix"
+            % (pod_value, subnets, node_prefix, node_count, needed)
+        ]
+    return []
+
+
+def network_errors(settings, node_count=0):
+    """Cluster networks: valid CIDRs, one family, no overlaps, size bounds, a pod subnet per node.
+
+    ``settings`` holds the role variables by their names (``cluster_pod_cidr`` ...);
+    ``node_count`` is the number of hosts in control_plane + workers.
+    """
+    settings = dict(DEFAULT_SETTINGS, **(settings or {}))
+    errors = []
+    max_prefix = _as_int(settings["preflight_service_cidr_max_prefix"])
+    if max_prefix is None or not 12 <= max_prefix <= 28:
+        errors.append(
+            "preflight_service_cidr_max_prefix %s is out of range: use 12 to 28 (the service CIDR must hold "
+            "the apiserver and DNS service IPs)" % (settings["preflight_service_cidr_max_prefix"],)
+        )
+        max_prefix = DEFAULT_SETTINGS["preflight_service_cidr_max_prefix"]
+
+    networks = {}
+    for name in ("cluster_pod_cidr", "cluster_service_cidr", "cluster_node_cidr"):
+        value = settings[name]
+        if name == "cluster_node_cidr" and value in (None, ""):
+            continue
+        network, problem = parse_cidr(value)
+        if problem:
+            errors.append("%s %s %s" % (name, value, problem))
+        if network is not None:
+            networks[name] = network
+
+    pod = networks.get("cluster_pod_cidr")
+    service = networks.get("cluster_service_cidr")
+    if pod is not None and service is not None and pod.version != service.version:
+        errors.append(
+            "cluster_pod_cidr %s and cluster_service_cidr %s are different IP families: use IPv4 for both or "
+            "IPv6 for both" % (settings["cluster_pod_cidr"], settings["cluster_service_cidr"])
+        )
+    if service is not None:
+        errors.extend(_service_cidr_errors(service, settings["cluster_service_cidr"], max_prefix))
+    if pod is not None:
+        errors.extend(
+            _pod_capacity_errors(
+                pod, settings["cluster_pod_cidr"], settings["cluster_node_pod_cidr_prefix"], node_count
+            )
+        )
+
+    names = [name for name in ("cluster_pod_cidr", "cluster_service_cidr", "cluster_node_cidr") if name in networks]
+    for index, first in enumerate(names):
+        for second in names[index + 1 :]:
+            if networks[first].version == networks[second].version and _overlap(networks[first], networks[second]):
+                errors.append(
+                    "%s %s overlaps %s %s: pick networks that share no address"
+                    % (first, settings[first], second, settings[second])
+                )
+
+    domain = settings["cluster_domain"]
+    if not is_dns1123_subdomain(domain):
+        errors.append(
+            "cluster_domain %r is not a valid DNS domain (lowercase letters, digits, '-' and '.'): use e.g. "
+            "cluster.local" % (domain,)
+        )
+    return errors
+
+
+def _overlap(first, second):
+    return first.first <= second.last and second.first <= first.last
+
+
+def node_network_errors(hosts, settings):
+    """Known node addresses lie inside cluster_node_cidr (when set) and outside the pod and service CIDRs."""
+    settings = dict(DEFAULT_SETTINGS, **(settings or {}))
+    networks = {}
+    for name in ("cluster_node_cidr", "cluster_pod_cidr", "cluster_service_cidr"):
+        network = None if settings[name] in (None, "") else parse_cidr(settings[name])[0]
+        if network is not None:
+            networks[name] = network
+    errors = []
+    for entry in hosts:
+        ip = parse_ip(entry.get("address"))
+        if ip is None:
+            continue
+        where = "%s %s" % (entry.get("address_source"), ip)
+        node = networks.get("cluster_node_cidr")
+        if node is not None and ip not in node:
+            errors.append(
+                "host %s: %s is outside cluster_node_cidr %s: set node_ip to its address in that network or "
+                "change cluster_node_cidr" % (entry["host"], where, settings["cluster_node_cidr"])
+            )
+        for name in ("cluster_pod_cidr", "cluster_service_cidr"):
+            network = networks.get(name)
+            if network is not None and ip.version == network.version and ip in network:
+                errors.append(
+                    "host %s: %s is inside %s %s: move %s to a range the nodes do not use"
+                    % (entry["host"], where, name, settings[name], name)
+                )
+    return errors
+
+
+def inventory_errors(groups, hosts, settings=None):
+    """Every check that needs only the inventory and the cluster variables (no connection to a host).
+
+    ``groups`` maps group name to host names; ``hosts`` is a list from :func:`make_host`
+    for every host in :data:`CLUSTER_GROUPS`.
+    """
+    node_hosts = set()
+    for name in NODE_GROUPS:
+        node_hosts.update(_members(groups, name))
+    errors = []
+    errors.extend(group_errors(groups))
+    errors.extend(node_name_errors(hosts))
+    errors.extend(address_errors(hosts))
+    errors.extend(network_errors(settings, node_count=len(node_hosts)))
+    errors.extend(node_network_errors(hosts, settings))
+    return errors
+
+
+# --------------------------------------------------------------------------- host checks
+
+
+def minimum_for(group_names, table):
+    """Return ``(minimum, group)``: the largest minimum among the cluster groups a host is in.
+
+    ``(0, None)`` when the host is in none of the groups the table names.
+    Raises ``ValueError`` naming the key when a table value is not a whole number.
+    """
+    best, best_group = 0, None
+    for group in group_names or []:
+        if group not in (table or {}):
+            continue
+        value = _as_int(table[group])
+        if value is None:
+            raise ValueError(group)
+        if value > best:
+            best, best_group = value, group
+    return best, best_group
+
+
+def _cpu_count(facts):
+    for key in ("processor_vcpus", "processor_nproc"):
+        value = _as_int(facts.get(key))
+        if value:
+            return value, key
+    return None, None
+
+
+def _minimum_errors(host, label, found, fact, group_names, variable, table):
+    try:
+        minimum, group = minimum_for(group_names, table)
+    except ValueError as exc:
+        key = exc.args[0]
+        return ["%s.%s %r is not a whole number: set it to e.g. 1" % (variable, key, table[key])]
+    if not minimum:
+        return []
+    if found is None:
+        return ["host %s: fact %s is missing, so %s cannot be checked: gather hardware facts" % (host, fact, label)]
+    if found < minimum:
+        return [
+            "host %s: %d %s (ansible_facts.%s) is below the minimum of %d for group %s: give the host more "
+            "or lower %s.%s" % (host, found, label, fact, minimum, group, variable, group)
+        ]
+    return []
+
+
+def _os_errors(host, facts, supported):
+    family = facts.get("os_family")
+    if family in (None, ""):
+        return ["host %s: fact os_family is missing, so the OS cannot be checked: gather distribution facts" % host]
+    if family in supported:
+        return []
+    distribution = " ".join(
+        str(facts[key]) for key in ("distribution", "distribution_version") if facts.get(key) not in (None, "")
+    )
+    return [
+        "host %s: OS family %s (%s) is not supported (preflight_supported_os_families: %s): use a supported OS "
+        "or add %s to preflight_supported_os_families"
+        % (host, family, distribution or "unknown distribution", ", ".join(map(str, supported)) or "none", family)
+    ]
+
+
+def host_errors(entry, group_names, facts, settings=None):
+    """Checks on one host's gathered facts: node address found, OS family, CPU and memory minimums.
+
+    ``entry`` comes from :func:`make_host` (with the facts, so the address is resolved);
+    ``group_names`` are the host's groups, of which only :data:`CLUSTER_GROUPS` count.
+    """
+    settings = dict(DEFAULT_SETTINGS, **(settings or {}))
+    facts = facts or {}
+    host = entry["host"]
+    groups = [group for group in (group_names or []) if group in CLUSTER_GROUPS]
+    errors = []
+    if groups and entry.get("address") is None:
+        errors.append(
+            "host %s: no node address found (node_ip unset, ansible_host %r is not an IP, no default IPv4 route "
+            "in facts): set node_ip to the address the node uses in the cluster" % (host, entry.get("ansible_host"))
+        )
+    errors.extend(_os_errors(host, facts, list(settings["preflight_supported_os_families"] or [])))
+    cpus, cpu_fact = _cpu_count(facts)
+    errors.extend(
+        _minimum_errors(
+            host,
+            "vCPU",
+            cpus,
+            cpu_fact or "processor_vcpus",
+            groups,
+            "preflight_min_cpus",
+            settings["preflight_min_cpus"],
+        )
+    )
+    memory = _as_int(facts.get("memtotal_mb"))
+    errors.extend(
+        _minimum_errors(
+            host,
+            "MB memory",
+            memory,
+            "memtotal_mb",
+            groups,
+            "preflight_min_memory_mb",
+            settings["preflight_min_memory_mb"],
+        )
+    )
+    return errors
