@@ -62,6 +62,19 @@ _DNS1123_LABEL_MAX = 63
 _CIDR_RE = re.compile(r"^[0-9A-Fa-f:.]+/(0|[1-9][0-9]{0,2})$")
 
 
+def with_defaults(settings):
+    """``settings`` completed from :data:`DEFAULT_SETTINGS`; the per-group minimum tables key by key.
+
+    So ``preflight_min_cpus: {workers: 2}`` keeps the defaults of the other groups.
+    """
+    merged = dict(DEFAULT_SETTINGS)
+    for key, value in (settings or {}).items():
+        if key in ("preflight_min_cpus", "preflight_min_memory_mb") and isinstance(value, dict):
+            value = dict(DEFAULT_SETTINGS[key], **value)
+        merged[key] = value
+    return merged
+
+
 def _require_netaddr():
     if not HAS_NETADDR:
         raise RuntimeError("the kubesmith.cluster preflight checks need the Python library netaddr on the controller")
@@ -298,7 +311,7 @@ def network_errors(settings, node_count=0):
     ``settings`` holds the role variables by their names (``cluster_pod_cidr`` ...);
     ``node_count`` is the number of hosts in control_plane + workers.
     """
-    settings = dict(DEFAULT_SETTINGS, **(settings or {}))
+    settings = with_defaults(settings)
     errors = []
     max_prefix = _as_int(settings["preflight_service_cidr_max_prefix"])
     if max_prefix is None or not 12 <= max_prefix <= 28:
@@ -359,7 +372,7 @@ def _overlap(first, second):
 
 def node_network_errors(hosts, settings):
     """Known node addresses lie inside cluster_node_cidr (when set) and outside the pod and service CIDRs."""
-    settings = dict(DEFAULT_SETTINGS, **(settings or {}))
+    settings = with_defaults(settings)
     networks = {}
     for name in ("cluster_node_cidr", "cluster_pod_cidr", "cluster_service_cidr"):
         network = None if settings[name] in (None, "") else parse_cidr(settings[name])[0]
@@ -474,7 +487,7 @@ def host_errors(entry, group_names, facts, settings=None):
     ``entry`` comes from :func:`make_host` (with the facts, so the address is resolved);
     ``group_names`` are the host's groups, of which only :data:`CLUSTER_GROUPS` count.
     """
-    settings = dict(DEFAULT_SETTINGS, **(settings or {}))
+    settings = with_defaults(settings)
     facts = facts or {}
     host = entry["host"]
     groups = [group for group in (group_names or []) if group in CLUSTER_GROUPS]

@@ -1,6 +1,9 @@
 """Unit tests for plugins/module_utils/preflight.py (tables of good and bad inputs)."""
 
+import os
+
 import pytest
+import yaml
 from ansible_collections.kubesmith.cluster.plugins.module_utils import preflight as pf
 
 # --------------------------------------------------------------------------- parse_ip
@@ -750,3 +753,28 @@ def test_host_errors_no_node_address():
         "route in facts): set node_ip to the address the node uses in the cluster"
     ]
     assert pf.host_errors(entry, ["bastion"], facts) == []  # not a cluster host
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+def test_with_defaults_completes_minimum_tables_key_by_key():
+    settings = pf.with_defaults({"preflight_min_cpus": {"workers": 4}, "cluster_domain": "k8s.lab"})
+    assert settings["preflight_min_cpus"] == {"control_plane": 2, "etcd": 1, "workers": 4, "load_balancers": 1}
+    assert settings["preflight_min_memory_mb"] == pf.DEFAULT_SETTINGS["preflight_min_memory_mb"]
+    assert settings["cluster_domain"] == "k8s.lab"
+    assert pf.with_defaults(None) == pf.DEFAULT_SETTINGS
+    assert pf.DEFAULT_SETTINGS["preflight_min_cpus"]["workers"] == 1  # the defaults themselves are untouched
+
+
+def test_default_settings_match_role_defaults_and_argument_specs():
+    role = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "preflight")
+    with open(os.path.join(role, "defaults", "main.yml")) as stream:
+        defaults = yaml.safe_load(stream)
+    with open(os.path.join(role, "meta", "argument_specs.yml")) as stream:
+        options = yaml.safe_load(stream)["argument_specs"]["main"]["options"]
+    for key, value in pf.DEFAULT_SETTINGS.items():
+        assert defaults[key] == value, key
+        assert options[key]["default"] == value, key
+    for key, value in defaults.items():
+        assert options[key]["default"] == value, key
