@@ -37,9 +37,6 @@ SERVICE_CIDR_MAX_HOST_BITS = 20
 NODE_CIDR_MAX_SUBNET_BITS = 16
 """kube-controller-manager refuses a node prefix more than 16 bits longer than the pod CIDR."""
 
-DNS_SERVICE_INDEX = 10
-"""Cluster DNS gets the 10th address of the service CIDR (the apiserver gets the 1st)."""
-
 DEFAULT_SETTINGS = {
     "cluster_pod_cidr": "10.244.0.0/16",
     "cluster_service_cidr": "10.96.0.0/12",
