@@ -83,7 +83,7 @@ def resolve(artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", c
 
 def install_spec(plans):
     """What ``kubesmith.cluster.install_artifacts`` needs from each plan."""
-    keys = ("name", "version", "unpack", "strip_components", "mode", "links", "force")
+    keys = ("name", "version", "filename", "unpack", "strip_components", "mode", "links", "force")
     specs = []
     for plan in plans:
         if not plan.get("install", True):

@@ -83,6 +83,7 @@ def test_inline_sha256_wins_and_reaches_install_spec():
         "mode": "0755",
         "links": {"/usr/local/bin/runc": "runc.amd64"},
         "src": plans[0]["host_path"],
+        "filename": "runc.amd64",
         "sha256": SHA,
     }
 
