@@ -27,7 +27,12 @@ ANSIBLE_PLAYBOOK = os.environ.get(
     "KUBESMITH_ANSIBLE_PLAYBOOK", os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 )
 # A preflight regression that did connect would wait this long per host, then report UNREACHABLE.
-SSH_VARS = {"ansible_connection": "ssh", "ansible_ssh_common_args": "-o ConnectTimeout=3", "ansible_user": "nobody"}
+# ProxyCommand=false: even a regression that let a play connect could not send a packet anywhere
+SSH_VARS = {
+    "ansible_connection": "ssh",
+    "ansible_ssh_common_args": "-o ConnectTimeout=3 -o ProxyCommand=false",
+    "ansible_user": "nobody",
+}
 
 
 def _has_default_ipv4_route():
