@@ -18,7 +18,7 @@
 #                                   unpack and run every artifact in the mirror, check the checksums
 #   tools/build-artifacts.sh kubernetes                       not built yet (later issue), fails
 # Environment:
-#   KUBESMITH_MIRROR_DIR        output tree (default /var/cache/kubesmith/mirror)
+#   KUBESMITH_MIRROR_DIR        output tree (default $KS_MIRROR_DIR, else /var/cache/kubesmith/mirror)
 #   KUBESMITH_ARTIFACT_WORK_DIR downloaded .debs and scratch space (default /var/cache/kubesmith/artifact-work)
 #   KUBESMITH_PYTHON            Python 3 for tools/mkimage.py (default python3)
 #
@@ -31,8 +31,9 @@ shopt -s inherit_errexit
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MKIMAGE=$SCRIPT_DIR/mkimage.py
-MIRROR=${KUBESMITH_MIRROR_DIR:-/var/cache/kubesmith/mirror}
-WORK=${KUBESMITH_ARTIFACT_WORK_DIR:-/var/cache/kubesmith/artifact-work}
+# KS_MIRROR_DIR / KS_CACHE: the names tools/lib/env.sh exports, so tools/test and testhosts.sh agree
+MIRROR=${KUBESMITH_MIRROR_DIR:-${KS_MIRROR_DIR:-${KS_CACHE:-/var/cache/kubesmith}/mirror}}
+WORK=${KUBESMITH_ARTIFACT_WORK_DIR:-${KS_CACHE:-/var/cache/kubesmith}/artifact-work}
 PY=${KUBESMITH_PYTHON:-python3}
 PAUSE_VERSION=3.2
 PAUSE_REF=registry.k8s.io/pause:$PAUSE_VERSION
@@ -95,7 +96,7 @@ apt_update() {
   [[ $APT_UPDATED == 1 ]] && return 0
   [[ $EUID == 0 ]] || die "apt package lists are missing or stale and only root can run apt-get update"
   say "apt: updating package lists" >&2
-  apt-get update -q >&2
+  apt-get -q -o DPkg::Lock::Timeout=600 update >&2
   APT_UPDATED=1
 }
 
@@ -115,8 +116,10 @@ ensure_installed() {
   [[ $EUID == 0 ]] || die "missing packages ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root"
   ensure_apt_lists
   say "apt: installing ${missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
-    { apt_update && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends \
+    "${missing[@]}" >&2 ||
+    { apt_update && DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+      --no-install-recommends "${missing[@]}" >&2; }
 }
 
 installed_version() { dpkg-query -W -f='${Version}' "$1"; }
