@@ -103,9 +103,15 @@ def public_key_pem(key):
     )
 
 
-def load_private_key(pem, what="private key"):
-    """Load an unencrypted PEM private key (PKCS#1, SEC1 or PKCS#8)."""
+def load_private_key(pem, what="private key", validate=True):
+    """Load an unencrypted PEM private key (PKCS#1, SEC1 or PKCS#8).
+
+    ``validate=False`` skips OpenSSL's RSA consistency check (tens of milliseconds per RSA key): for keys that were
+    validated when they entered the PKI, or whose only use is to be compared with a certificate's public key.
+    """
     try:
+        if not validate:
+            return serialization.load_pem_private_key(_bytes(pem), password=None, unsafe_skip_rsa_key_validation=True)
         return serialization.load_pem_private_key(_bytes(pem), password=None)
     except (ValueError, TypeError) as exc:
         raise PkiError("%s is not an unencrypted PEM private key: %s" % (what, exc)) from None
@@ -295,13 +301,16 @@ class CertificateAuthority:
     source: str = "existing"  # generated | existing | provided
 
     @classmethod
-    def from_pem(cls, ca_id, cert_pem, key_pem, chain_pem="", source="existing", now=None):
-        """Load and validate a CA (see :meth:`validate`). ``cert_pem`` may hold the chain after the CA certificate."""
+    def from_pem(cls, ca_id, cert_pem, key_pem, chain_pem="", source="existing", now=None, validate_key=True):
+        """Load and validate a CA (see :meth:`validate`). ``cert_pem`` may hold the chain after the CA certificate.
+
+        ``validate_key=False`` for material already validated by ``state=ca`` in this run (RSA checks are slow).
+        """
         certs = load_certificates(cert_pem, "%s certificate" % ca_id)
         if not certs:
             raise PkiError("%s: no PEM certificate found in the CA certificate" % ca_id)
         chain = tuple(certs[1:]) + tuple(load_certificates(chain_pem, "%s chain" % ca_id))
-        key = load_private_key(key_pem, "%s key" % ca_id)
+        key = load_private_key(key_pem, "%s key" % ca_id, validate=validate_key)
         ca = cls(ca_id, certs[0], key, chain, source)
         ca.validate(now)
         return ca
@@ -437,8 +446,8 @@ class ServiceAccountKey:
     source: str = "existing"
 
     @classmethod
-    def from_pem(cls, key_pem, source="existing"):
-        key = load_private_key(key_pem, "service-account key (sa)")
+    def from_pem(cls, key_pem, source="existing", validate=True):
+        key = load_private_key(key_pem, "service-account key (sa)", validate=validate)
         if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
             raise PkiError("service-account key (sa) must be RSA or ECDSA, kube-apiserver cannot sign tokens with it")
         return cls(key, source)

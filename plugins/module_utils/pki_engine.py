@@ -86,13 +86,21 @@ class Material:
             entry = data.get(ca_id)
             if not isinstance(entry, dict) or not entry.get("cert") or not entry.get("key"):
                 raise PkiError("option 'ca' has no certificate and key for %s; pass the 'ca' value of state=ca" % ca_id)
+            # validated by state=ca (which loaded it from disk or pki_byo_ca); the certificate/key match and the
+            # chain are still checked here
             cas[ca_id] = CertificateAuthority.from_pem(
-                ca_id, entry["cert"], entry["key"], entry.get("chain") or "", entry.get("source") or "existing", now
+                ca_id,
+                entry["cert"],
+                entry["key"],
+                entry.get("chain") or "",
+                entry.get("source") or "existing",
+                now,
+                validate_key=False,
             )
         sa = data.get(SERVICE_ACCOUNT)
         if not isinstance(sa, dict) or not sa.get("key"):
             raise PkiError("option 'ca' has no service-account key (sa); pass the 'ca' value of state=ca")
-        return cls(cas, ServiceAccountKey.from_pem(sa["key"], sa.get("source") or "existing"))
+        return cls(cas, ServiceAccountKey.from_pem(sa["key"], sa.get("source") or "existing", validate=False))
 
     def to_dict(self):
         out = {}
@@ -149,7 +157,7 @@ def _same_key(text, key):
     if text is None:
         return False
     try:
-        return private_key_pem(load_private_key(text)) == private_key_pem(key)
+        return private_key_pem(load_private_key(text, validate=False)) == private_key_pem(key)
     except PkiError:
         return False
 
@@ -346,8 +354,9 @@ def public_paths(specs):
 
 
 def _load_key(text):
+    """A leaf key, only compared with its certificate's public key (a key that does not match is replaced)."""
     try:
-        return load_private_key(text)
+        return load_private_key(text, validate=False)
     except PkiError:
         return None
 

@@ -14,6 +14,8 @@ import binascii
 import json
 from dataclasses import dataclass
 
+import yaml  # PyYAML ships with ansible-core; this module runs on the controller only
+
 
 @dataclass(frozen=True)
 class Kubeconfig:
@@ -69,10 +71,9 @@ def parse(text):
 
     Returns a :class:`Kubeconfig`, or None when the text is not such a kubeconfig (it will be rewritten).
     """
-    import yaml  # PyYAML ships with ansible-core on the controller
-
     try:
-        doc = yaml.safe_load(text)
+        # a safe loader (libyaml's when available: ~20x faster than the pure-Python one)
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
         ctx_name = doc.get("current-context")
         ctx = next(c["context"] for c in doc["contexts"] if c["name"] == ctx_name)
         cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
