@@ -44,7 +44,6 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.pki_crypto impor
     cert_facts,
     cert_pem,
     create_ca,
-    fingerprint,
     issue_leaf,
     keys_match,
     load_certificate,
@@ -53,7 +52,6 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.pki_crypto impor
     load_public_key,
     private_key_pem,
     public_key_fingerprint,
-    public_key_pem,
     utcnow,
 )
 
@@ -680,18 +678,3 @@ def inventory_certificates(specs, files, now):
         certificates.append(item)
     return certificates, sorted(issuers), missing
 
-
-__all__ = [
-    "Existing",
-    "Material",
-    "Outcome",
-    "describe_plan",
-    "diff",
-    "fingerprint",
-    "inventory_certificates",
-    "materialize",
-    "observe",
-    "public_key_pem",
-    "read_paths",
-    "resolve_material",
-]

@@ -116,9 +116,10 @@ options:
     description:
       - Variable C(pki_key_algorithm). Key type of new keys (CAs when created, every leaf, the service-account key).
       - V(ecdsa-p256) is the default - keys are small (fast TLS handshakes, small kubeconfigs), generated in well
-        under a millisecond (the whole PKI of a 100-node cluster in about 0.1 s), and supported by every Kubernetes component and
-        etcd version in use (Go's crypto/tls since Kubernetes 1.0, ES256 service-account tokens included).
-        V(rsa-2048)/V(rsa-4096) for environments that mandate RSA.
+        under a millisecond (the whole PKI of a 100-node cluster takes about 0.1 s on the controller, RSA-2048 about
+        11 s), and supported by every Kubernetes component and etcd version in use (Go's crypto/tls since
+        Kubernetes 1.0, ES256 service-account tokens included). V(rsa-2048)/V(rsa-4096) for environments that
+        mandate RSA.
       - Changing it reissues every leaf at the next run; CAs keep their key.
     type: str
     choices: [ecdsa-p256, rsa-2048, rsa-4096]
@@ -197,6 +198,10 @@ notes:
   - The result of O(state=ca) carries private keys and is marked C(no_log); register it and pass RV(ca) on. Its
     public summary is RV(cas).
   - Reading and writing needs root on the hosts - C(become=true).
+  - O(ca) carries private keys as a task argument. Ansible never prints module arguments unless
+    C(ANSIBLE_DISPLAY_ARGS_TO_STDOUT) is enabled; with that setting, use C(no_log) on O(state=present) tasks.
+  - With C(--limit), O(existing_leaves) only knows the hosts in the play; the primary control-plane host's own
+    certificates are always checked.
 seealso:
   - module: kubesmith.cluster.pki_files
 requirements:
@@ -214,7 +219,7 @@ EXAMPLES = r"""
   kubesmith.cluster.kube_pki:
     state: ca
     existing_leaves: >-
-      {{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all
+      {{ dict(ansible_play_hosts | zip(ansible_play_hosts
          | map('extract', hostvars, ['__pki_inspect', 'leaf_issuers']))) }}
   run_once: true
   delegate_to: "{{ groups['control_plane'][0] }}"
