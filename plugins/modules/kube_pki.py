@@ -117,9 +117,9 @@ options:
       - Variable C(pki_key_algorithm). Key type of new keys (CAs when created, every leaf, the service-account key).
       - V(ecdsa-p256) is the default - keys are small (fast TLS handshakes, small kubeconfigs), generated in well
         under a millisecond (the whole PKI of a 100-node cluster takes about 0.1 s on the controller, RSA-2048 about
-        11 s), and supported by every Kubernetes component and etcd version in use (Go's crypto/tls since
-        Kubernetes 1.0, ES256 service-account tokens included). V(rsa-2048)/V(rsa-4096) for environments that
-        mandate RSA.
+        11 s), and supported by every Kubernetes component and etcd in every version this collection supports,
+        1.20 included (Go's crypto/tls, ES256 service-account tokens). V(rsa-2048)/V(rsa-4096) for environments
+        that mandate RSA.
       - Changing it reissues every leaf at the next run; CAs keep their key.
     type: str
     choices: [ecdsa-p256, rsa-2048, rsa-4096]
