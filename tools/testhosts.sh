@@ -24,7 +24,8 @@ apt_uri() {
   } | tr ' ' '\n' | grep '^http' | { if [ "$want" = security ]; then grep -- '-security'; else grep -v -- '-security'; fi; } | head -n1
 }
 
-image_recipe_hash() { { declare -f build_image; echo "$ROOTFS_PACKAGES"; } | sha256sum | cut -c1-12; }
+# The image bakes in the ssh key: a new key (another KS_CACHE) means another image.
+image_recipe_hash() { { declare -f build_image; echo "$ROOTFS_PACKAGES"; cat "$KS_SSH_KEY.pub" 2>/dev/null || true; } | sha256sum | cut -c1-12; }
 image_name() { echo "$KS_IMAGE_PREFIX:bookworm-$(image_recipe_hash)"; }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -91,7 +92,7 @@ start_mirror() {
   mkdir -p "$KS_MIRROR_DIR"
   alive "$RUN_DIR/mirror.pid" && return 0
   setsid /usr/bin/python3 -m http.server --bind "$KS_GATEWAY" --directory "$KS_MIRROR_DIR" "$KS_MIRROR_PORT" \
-    >"$RUN_DIR/mirror.log" 2>&1 </dev/null &
+    >>"$RUN_DIR/mirror.log" 2>&1 </dev/null &   # append: scenarios write start markers into it
   echo $! > "$RUN_DIR/mirror.pid"
   ks_log "artifact mirror $KS_MIRROR_URL -> $KS_MIRROR_DIR (pid $(cat "$RUN_DIR/mirror.pid"))"
 }

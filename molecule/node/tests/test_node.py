@@ -109,9 +109,23 @@ def test_hosts_entries(host):
     assert "10.127.0.12 ks-node-2" in hosts
 
 
-def test_worker_fetched_from_the_mirror_itself():
-    """ks-node-2 has download_via_controller=false: the mirror's log shows its own requests."""
+def _mirror_requests_this_run():
     log = os.path.join(os.environ.get("KS_CACHE", "/var/cache/kubesmith"), "run", "mirror.log")
     with open(log, encoding="utf-8") as handle:
-        lines = [line for line in handle if line.startswith("10.127.0.12 ") and "containerd-1.6.20-linux" in line]
-    assert any('"GET ' in line and '" 200 ' in line for line in lines), lines[-5:]
+        lines = handle.read().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("=== kubesmith scenario start")]
+    assert starts, "the prepare step marks the scenario start in %s" % log
+    return [line for line in lines[starts[-1] + 1 :] if '"GET ' in line]
+
+
+def test_each_artifact_fetched_once_per_path():
+    """converge + idempotence + check ran: still one transfer of the archive per download path.
+
+    ks-node-2 (download_via_controller=false) fetched from the mirror itself; ks-node-1's
+    copy came through the controller (10.127.0.1), which fetched it once.
+    """
+    archive = "containerd-1.6.20-linux-amd64.tar.gz "
+    requests = [line for line in _mirror_requests_this_run() if archive in line]
+    by_client = sorted(line.split()[0] for line in requests)
+    assert by_client == ["10.127.0.1", "10.127.0.12"], requests
+    assert all('" 200 ' in line for line in requests), requests
