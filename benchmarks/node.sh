@@ -1,6 +1,7 @@
 #!/bin/bash
 # Benchmark: wall time of the site.yml converge (preflight + node + containerd) on fresh lab
-# hosts, of the no-op re-run, and tasks executed per host. Figures only - nothing passes or fails.
+# hosts, of the no-op re-run (plain ssh + pipelining, then the Mitogen strategy), and tasks executed
+# per host. Figures only - nothing passes or fails.
 #   benchmarks/node.sh [N hosts, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,7 @@ N=${1:-3}
 bash tools/lab down
 KS_LAB_NO_CONVERGE=1 bash tools/lab up "$N" >/dev/null
 
-run() {  # run LABEL: converge, print wall time and the per-host recap
+run() {  # run LABEL: converge, print wall time and the per-host recap (env passes through, e.g. KS_MITOGEN)
   local label=$1 log start end
   log=$(mktemp /tmp/ks-bench-XXXX.log)
   start=$(date +%s.%N)
@@ -21,4 +22,5 @@ run() {  # run LABEL: converge, print wall time and the per-host recap
 echo "site.yml on $N lab hosts (ssh + pipelining, artifacts cached on the controller after the first run)"
 run "converge (fresh hosts)"
 run "re-run (no-op)"
+KS_MITOGEN=1 run "re-run, Mitogen"
 bash tools/lab down

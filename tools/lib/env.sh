@@ -55,3 +55,11 @@ ks_collection_link() {
 }
 
 ks_env() { ks_apt "$@"; ks_venv; ks_collection_link; }
+
+# KS_MITOGEN=1: run playbooks with the Mitogen strategy (PyPI mitogen, in the dev venv).
+ks_mitogen() {
+  [ "${KS_MITOGEN:-0}" = 1 ] || return 0
+  local dir
+  dir=$("$KS_VENV/bin/python" -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))')
+  export ANSIBLE_STRATEGY_PLUGINS=$dir/plugins/strategy ANSIBLE_STRATEGY=mitogen_linear
+}
