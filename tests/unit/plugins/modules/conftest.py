@@ -1,0 +1,412 @@
+"""Real local etcd clusters for the etcd module tests.
+
+Fixtures (all lazy: nothing starts unless a test asks for it):
+
+- ``etcd_binaries`` (session): etcd/etcdctl unpacked from the offline mirror tarball
+  ``$KS_MIRROR_DIR/github.com/etcd-io/etcd/releases/download/v<V>/etcd-v<V>-linux-amd64.tar.gz``.
+  When the tarball is missing, ``bash tools/build-artifacts.sh etcd`` builds it (once per session); if that
+  fails the tests fail — they are never skipped silently.
+- ``etcd_pki`` (session): a CA, a server/peer certificate (SAN 127.0.0.1, localhost, both EKUs) and a client
+  certificate, generated with ``cryptography``.
+- ``etcd_lab`` (function) / ``etcd_lab_module`` (module): an :class:`EtcdLab` that starts TLS members on
+  127.0.0.1 with free ports (``--client-cert-auth``, ``--peer-client-cert-auth``) and kills every process group
+  it started at teardown.
+
+Waiting is always a poll against a deadline, never a fixed sleep.
+"""
+
+import contextlib
+import datetime
+import ipaddress
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import tarfile
+import time
+import urllib.request
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+COLLECTIONS = os.path.join(REPO, ".collections")
+ETCD_TEST_VERSION = "3.4.23"
+START_TIMEOUT = 30.0
+
+
+def etcd_tarball(mirror_dir, version=ETCD_TEST_VERSION):
+    return os.path.join(
+        mirror_dir,
+        "github.com/etcd-io/etcd/releases/download/v%s/etcd-v%s-linux-amd64.tar.gz" % (version, version),
+    )
+
+
+# ---------------------------------------------------------------- binaries
+
+
+@pytest.fixture(scope="session")
+def etcd_binaries(tmp_path_factory):
+    """``{"etcd": path, "etcdctl": path, "version": V}`` from the mirror tarball (built when missing)."""
+    mirror = os.environ.get("KS_MIRROR_DIR", "/var/cache/kubesmith/mirror")
+    tarball = etcd_tarball(mirror)
+    if not os.path.isfile(tarball):
+        env = dict(os.environ, KS_MIRROR_DIR=mirror)
+        proc = subprocess.run(
+            ["bash", os.path.join(REPO, "tools", "build-artifacts.sh"), "etcd"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+        )
+        if proc.returncode != 0 or not os.path.isfile(tarball):
+            pytest.fail(
+                "etcd %s tarball %s is missing and 'bash tools/build-artifacts.sh etcd' did not build it "
+                "(rc=%d):\n%s\n%s"
+                % (ETCD_TEST_VERSION, tarball, proc.returncode, proc.stdout[-2000:], proc.stderr[-4000:])
+            )
+    dest = tmp_path_factory.mktemp("etcd-bin")
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            base = os.path.basename(member.name)
+            if member.isfile() and base in ("etcd", "etcdctl"):
+                member.name = base
+                tar.extract(member, str(dest))  # noqa: S202 - our own mirror artifact, names reduced to basenames
+    paths = {name: str(dest / name) for name in ("etcd", "etcdctl")}
+    for path in paths.values():
+        assert os.access(path, os.X_OK), "%s not executable after unpacking %s" % (path, tarball)
+    return dict(paths, version=ETCD_TEST_VERSION)
+
+
+# ---------------------------------------------------------------- PKI
+
+
+def _name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _write_key(path, key):
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
+
+
+def _issue(ca_cert, ca_key, cn, ekus, sans=None):
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(ca_key, hashes.SHA256()), key
+
+
+class EtcdPki:
+    """Paths of the test PKI: ``ca``, ``server_cert``/``server_key`` (server + peer), ``client_cert``/``client_key``."""
+
+    def __init__(self, directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name("kubesmith-test-etcd-ca"))
+            .issuer_name(_name("kubesmith-test-etcd-ca"))
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        self.ca = directory / "ca.crt"
+        self.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+        sans = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+        both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+        server, server_key = _issue(ca_cert, ca_key, "etcd-member", both, sans)
+        client, client_key = _issue(ca_cert, ca_key, "kubesmith-etcd-client", [ExtendedKeyUsageOID.CLIENT_AUTH])
+        # A certificate from another CA: the server must refuse it.
+        other_ca_key = ec.generate_private_key(ec.SECP256R1())
+        other_ca = (
+            x509.CertificateBuilder()
+            .subject_name(_name("other-ca"))
+            .issuer_name(_name("other-ca"))
+            .public_key(other_ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(other_ca_key, hashes.SHA256())
+        )
+        rogue, rogue_key = _issue(other_ca, other_ca_key, "rogue-client", [ExtendedKeyUsageOID.CLIENT_AUTH])
+        for stem, cert, key in (
+            ("server", server, server_key),
+            ("client", client, client_key),
+            ("rogue", rogue, rogue_key),
+        ):
+            (directory / (stem + ".crt")).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            _write_key(directory / (stem + ".key"), key)
+        self.server_cert, self.server_key = directory / "server.crt", directory / "server.key"
+        self.client_cert, self.client_key = directory / "client.crt", directory / "client.key"
+        self.rogue_cert, self.rogue_key = directory / "rogue.crt", directory / "rogue.key"
+
+    def client_args(self):
+        """The module options for TLS client authentication."""
+        return {"ca_cert": str(self.ca), "client_cert": str(self.client_cert), "client_key": str(self.client_key)}
+
+    def ssl_context(self):
+        context = ssl.create_default_context(cafile=str(self.ca))
+        context.load_cert_chain(str(self.client_cert), str(self.client_key))
+        return context
+
+
+@pytest.fixture(scope="session")
+def etcd_pki(tmp_path_factory):
+    return EtcdPki(tmp_path_factory.mktemp("etcd-pki"))
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_ports(count):
+    """``count`` distinct free TCP ports on 127.0.0.1 (all sockets held open until every port is chosen)."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+class EtcdNode:
+    """One etcd member process: ``name``, ``client_url``, ``peer_url``, ``data_dir``; started in its own session."""
+
+    def __init__(self, lab, name, data_dir=None):
+        self.lab = lab
+        self.name = name
+        self.client_port, self.peer_port = free_ports(2)
+        self.client_url = "https://127.0.0.1:%d" % self.client_port
+        self.peer_url = "https://127.0.0.1:%d" % self.peer_port
+        self.data_dir = str(data_dir or lab.directory / ("%s.data" % name))
+        self.log_path = lab.directory / ("%s.log" % name)
+        self.proc = None
+
+    def command(self, initial_cluster, state, token):
+        pki = self.lab.pki
+        return [
+            self.lab.binaries["etcd"],
+            "--name=" + self.name,
+            "--data-dir=" + self.data_dir,
+            "--listen-client-urls=" + self.client_url,
+            "--advertise-client-urls=" + self.client_url,
+            "--listen-peer-urls=" + self.peer_url,
+            "--initial-advertise-peer-urls=" + self.peer_url,
+            "--initial-cluster=" + initial_cluster,
+            "--initial-cluster-state=" + state,
+            "--initial-cluster-token=" + token,
+            "--cert-file=%s" % pki.server_cert,
+            "--key-file=%s" % pki.server_key,
+            "--trusted-ca-file=%s" % pki.ca,
+            "--client-cert-auth",
+            "--peer-cert-file=%s" % pki.server_cert,
+            "--peer-key-file=%s" % pki.server_key,
+            "--peer-trusted-ca-file=%s" % pki.ca,
+            "--peer-client-cert-auth",
+            # Short timers: elections and health converge in well under a second on loopback.
+            "--heartbeat-interval=50",
+            "--election-timeout=500",
+            "--logger=zap",
+            "--log-outputs=stderr",
+        ]
+
+    def start(self, initial_cluster=None, state="new", token="kubesmith-test"):  # noqa: S107 - a cluster token
+        """Start the process (``initial_cluster`` defaults to this member alone); does not wait."""
+        assert self.proc is None or self.proc.poll() is not None, "%s is already running" % self.name
+        initial_cluster = initial_cluster or "%s=%s" % (self.name, self.peer_url)
+        log = open(str(self.log_path), "ab")  # noqa: SIM115 - handed to the child, closed right after
+        try:
+            self.proc = subprocess.Popen(
+                self.command(initial_cluster, state, token),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        self.lab.started.append(self)
+        return self
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines=30):
+        try:
+            with open(str(self.log_path), "rb") as handle:
+                return b"\n".join(handle.read().splitlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
+
+    def health(self, timeout=1.0):
+        """``True`` when ``/health`` answers ``{"health": "true"}``."""
+        try:
+            with urllib.request.urlopen(  # noqa: S310 - https to our own test member
+                self.client_url + "/health", timeout=timeout, context=self.lab.pki.ssl_context()
+            ) as response:
+                return json.loads(response.read().decode()).get("health") == "true"
+        except (OSError, ValueError):
+            return False
+
+    def wait_healthy(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise AssertionError("etcd %s exited (rc=%s):\n%s" % (self.name, self.proc.returncode, self.log_tail()))
+            if self.health():
+                return self
+            time.sleep(0.05)
+        raise AssertionError("etcd %s not healthy after %.0fs:\n%s" % (self.name, timeout, self.log_tail()))
+
+    def wait_listening(self, timeout=START_TIMEOUT):
+        """Wait until the client port accepts TCP connections (a learner or a member without quorum)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise AssertionError("etcd %s exited (rc=%s):\n%s" % (self.name, self.proc.returncode, self.log_tail()))
+            try:
+                socket.create_connection(("127.0.0.1", self.client_port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("etcd %s does not listen after %.0fs:\n%s" % (self.name, timeout, self.log_tail()))
+
+    def stop(self):
+        """Kill the process group (SIGTERM, then SIGKILL after 5 s) and reap it."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+class EtcdLab:
+    """Starts TLS etcd members under ``directory`` and stops all of them in :meth:`close`."""
+
+    def __init__(self, directory, binaries, pki):
+        self.directory = directory
+        self.binaries = binaries
+        self.pki = pki
+        self.started = []
+        self.token_counter = 0
+
+    def node(self, name, data_dir=None):
+        return EtcdNode(self, name, data_dir=data_dir)
+
+    def cluster(self, *names):
+        """Start a new cluster of the named members and wait until every member is healthy."""
+        nodes = [self.node(name) for name in names]
+        self.token_counter += 1
+        token = "kubesmith-test-%d" % self.token_counter
+        initial = ",".join("%s=%s" % (n.name, n.peer_url) for n in nodes)
+        for n in nodes:
+            n.start(initial, "new", token)
+        for n in nodes:
+            n.wait_healthy()
+        return nodes
+
+    def etcdctl(self, endpoints, *args, check=True, timeout=20):
+        """Run etcdctl (API v3) with the client certificate; returns the CompletedProcess."""
+        pki = self.pki
+        cmd = [
+            self.binaries["etcdctl"],
+            "--endpoints=" + ",".join(endpoints),
+            "--cacert=%s" % pki.ca,
+            "--cert=%s" % pki.client_cert,
+            "--key=%s" % pki.client_key,
+            "--dial-timeout=3s",
+            "--command-timeout=10s",
+        ] + list(args)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, timeout=timeout, env=dict(os.environ, ETCDCTL_API="3")
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError("etcdctl %s failed (rc=%d): %s" % (" ".join(args), proc.returncode, proc.stderr))
+        return proc
+
+    def member_list(self, endpoint):
+        """Members as etcdctl sees them: ``[{"name", "id", "peer_urls", "client_urls", "is_learner"}]``."""
+        data = json.loads(self.etcdctl([endpoint], "member", "list", "-w", "json").stdout)
+        return [
+            {
+                "name": m.get("name", ""),
+                "id": str(m["ID"]),
+                "peer_urls": m.get("peerURLs", []),
+                "client_urls": m.get("clientURLs", []),
+                "is_learner": bool(m.get("isLearner", False)),
+            }
+            for m in data.get("members", [])
+        ]
+
+    def close(self):
+        for n in self.started:
+            n.stop()
+
+
+@pytest.fixture
+def etcd_lab(tmp_path, etcd_binaries, etcd_pki):
+    lab = EtcdLab(tmp_path / "etcd", etcd_binaries, etcd_pki)
+    lab.directory.mkdir()
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest.fixture(scope="module")
+def etcd_lab_module(tmp_path_factory, etcd_binaries, etcd_pki):
+    lab = EtcdLab(tmp_path_factory.mktemp("etcd-lab"), etcd_binaries, etcd_pki)
+    try:
+        yield lab
+    finally:
+        lab.close()
