@@ -2,8 +2,9 @@
 
 Fixtures (all lazy: nothing starts unless a test asks for it):
 
-- ``etcd_binaries`` (session): etcd/etcdctl unpacked from the offline mirror tarball
-  ``$KS_MIRROR_DIR/github.com/etcd-io/etcd/releases/download/v<V>/etcd-v<V>-linux-amd64.tar.gz``.
+- ``etcd_binaries`` (session): etcd/etcdctl(/etcdutl) unpacked from the offline mirror tarball
+  ``$KS_MIRROR_DIR/github.com/etcd-io/etcd/releases/download/v<V>/etcd-v<V>-linux-amd64.tar.gz`` (V: the newest
+  3.4.x there, or ``$KS_ETCD_TEST_VERSION``).
   When the tarball is missing, ``bash tools/build-artifacts.sh etcd`` builds it (once per session); if that
   fails the tests fail — they are never skipped silently.
 - ``etcd_pki`` (session): a CA, a server/peer certificate (SAN 127.0.0.1, localhost, both EKUs) and a client
@@ -17,9 +18,11 @@ Waiting is always a poll against a deadline, never a fixed sleep.
 
 import contextlib
 import datetime
+import glob
 import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -36,15 +39,27 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 COLLECTIONS = os.path.join(REPO, ".collections")
-ETCD_TEST_VERSION = "3.4.23"
 START_TIMEOUT = 30.0
 
 
-def etcd_tarball(mirror_dir, version=ETCD_TEST_VERSION):
+def etcd_tarball(mirror_dir, version):
     return os.path.join(
         mirror_dir,
         "github.com/etcd-io/etcd/releases/download/v%s/etcd-v%s-linux-amd64.tar.gz" % (version, version),
     )
+
+
+def _find_tarball(mirror_dir, version):
+    """The tarball of ``version``, or (``version`` empty) of the newest 3.4.x in the mirror; ``None`` if missing."""
+    if version:
+        path = etcd_tarball(mirror_dir, version)
+        return path if os.path.isfile(path) else None
+    found = []
+    for path in glob.glob(etcd_tarball(mirror_dir, "3.4.*")):
+        match = re.search(r"/v(3\.4\.[0-9]+)/", path)
+        if match:
+            found.append((tuple(int(x) for x in match.group(1).split(".")), path))
+    return max(found)[1] if found else None
 
 
 # ---------------------------------------------------------------- binaries
@@ -52,10 +67,15 @@ def etcd_tarball(mirror_dir, version=ETCD_TEST_VERSION):
 
 @pytest.fixture(scope="session")
 def etcd_binaries(tmp_path_factory):
-    """``{"etcd": path, "etcdctl": path, "version": V}`` from the mirror tarball (built when missing)."""
+    """``{"etcd", "etcdctl", "etcdutl" (3.5+ only, else None), "version"}`` unpacked from the mirror tarball.
+
+    The version is ``$KS_ETCD_TEST_VERSION`` when set, else the newest 3.4.x in the mirror (``3.4.23`` from
+    Debian bookworm today). A missing tarball is built with ``bash tools/build-artifacts.sh etcd``.
+    """
     mirror = os.environ.get("KS_MIRROR_DIR", "/var/cache/kubesmith/mirror")
-    tarball = etcd_tarball(mirror)
-    if not os.path.isfile(tarball):
+    version = os.environ.get("KS_ETCD_TEST_VERSION", "")
+    tarball = _find_tarball(mirror, version)
+    if tarball is None:
         env = dict(os.environ, KS_MIRROR_DIR=mirror)
         proc = subprocess.run(
             ["bash", os.path.join(REPO, "tools", "build-artifacts.sh"), "etcd"],
@@ -66,23 +86,25 @@ def etcd_binaries(tmp_path_factory):
             check=False,
             timeout=900,
         )
-        if proc.returncode != 0 or not os.path.isfile(tarball):
+        tarball = _find_tarball(mirror, version)
+        if proc.returncode != 0 or tarball is None:
             pytest.fail(
-                "etcd %s tarball %s is missing and 'bash tools/build-artifacts.sh etcd' did not build it "
-                "(rc=%d):\n%s\n%s"
-                % (ETCD_TEST_VERSION, tarball, proc.returncode, proc.stdout[-2000:], proc.stderr[-4000:])
+                "no etcd %s tarball under %s and 'bash tools/build-artifacts.sh etcd' did not build it (rc=%d):\n%s\n%s"
+                % (version or "3.4.x", mirror, proc.returncode, proc.stdout[-2000:], proc.stderr[-4000:])
             )
     dest = tmp_path_factory.mktemp("etcd-bin")
     with tarfile.open(tarball) as tar:
         for member in tar.getmembers():
             base = os.path.basename(member.name)
-            if member.isfile() and base in ("etcd", "etcdctl"):
+            if member.isfile() and base in ("etcd", "etcdctl", "etcdutl"):
                 member.name = base
                 tar.extract(member, str(dest))  # noqa: S202 - our own mirror artifact, names reduced to basenames
-    paths = {name: str(dest / name) for name in ("etcd", "etcdctl")}
-    for path in paths.values():
-        assert os.access(path, os.X_OK), "%s not executable after unpacking %s" % (path, tarball)
-    return dict(paths, version=ETCD_TEST_VERSION)
+    paths = {name: str(dest / name) for name in ("etcd", "etcdctl", "etcdutl")}
+    for name in ("etcd", "etcdctl"):
+        assert os.access(paths[name], os.X_OK), "%s not executable after unpacking %s" % (paths[name], tarball)
+    if not os.path.exists(paths["etcdutl"]):
+        paths["etcdutl"] = None
+    return dict(paths, version=re.search(r"/v([0-9.]+)/", tarball).group(1))
 
 
 # ---------------------------------------------------------------- PKI

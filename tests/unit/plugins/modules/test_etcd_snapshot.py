@@ -46,6 +46,13 @@ def save_args(lab, node, dest, **extra):
     return args
 
 
+def tool_args(lab):
+    """etcdutl where the release has it (3.5+), else etcdctl (3.4)."""
+    if lab.binaries.get("etcdutl"):
+        return {"etcdutl_path": lab.binaries["etcdutl"]}
+    return {"etcdctl_path": lab.binaries["etcdctl"]}
+
+
 def sha256_of(path):
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()
@@ -55,7 +62,7 @@ def test_save_restore_roundtrip(tmp_path, etcd_lab_module, solo):
     lab = etcd_lab_module
     lab.etcdctl([solo.client_url], "put", "/roundtrip/before", "kept")
     dest = tmp_path / "backups"
-    saved = run_module(tmp_path, save_args(lab, solo, dest, etcdctl_path=lab.binaries["etcdctl"]))
+    saved = run_module(tmp_path, save_args(lab, solo, dest, **tool_args(lab)))
     assert saved.get("failed") is not True, saved.get("msg")
     assert saved["changed"] is True and saved["endpoint"] == solo.client_url
     path = saved["path"]
@@ -72,12 +79,12 @@ def test_save_restore_roundtrip(tmp_path, etcd_lab_module, solo):
     restore = {
         "state": "restored",
         "src": path,
-        "etcdctl_path": lab.binaries["etcdctl"],
         "data_dir": restored_node.data_dir,
         "name": "snap1",
         "initial_cluster": "snap1=%s" % restored_node.peer_url,
         "initial_cluster_token": "restore-1",
         "initial_advertise_peer_urls": [restored_node.peer_url],
+        **tool_args(lab),
     }
     planned = run_module(tmp_path, restore, check_mode=True)
     assert planned["changed"] is True and planned["revision"] == saved["revision"], planned
@@ -150,12 +157,12 @@ def test_restore_refuses_a_corrupt_snapshot_and_bad_flags(tmp_path, etcd_lab_mod
     restore = {
         "state": "restored",
         "src": str(broken),
-        "etcdctl_path": lab.binaries["etcdctl"],
         "data_dir": str(tmp_path / "data"),
         "name": "a",
         "initial_cluster": "a=https://127.0.0.1:2380",
         "initial_cluster_token": "t",
         "initial_advertise_peer_urls": ["https://127.0.0.1:2380"],
+        **tool_args(lab),
     }
     result = run_module(tmp_path, restore)
     assert result["failed"] is True and "trailer does not match" in result["msg"], result
@@ -163,6 +170,6 @@ def test_restore_refuses_a_corrupt_snapshot_and_bad_flags(tmp_path, etcd_lab_mod
     assert result["failed"] is True and "must be the same" in result["msg"], result
     result = run_module(tmp_path, dict(restore, src=saved["path"], name="b"))
     assert result["failed"] is True and "name b is not in initial_cluster" in result["msg"], result
-    result = run_module(tmp_path, dict(restore, src=saved["path"], etcdctl_path=None))
+    result = run_module(tmp_path, dict(restore, src=saved["path"], etcdctl_path=None, etcdutl_path=None))
     assert result["failed"] is True and "needs etcdutl_path" in result["msg"], result
     assert not (tmp_path / "data").exists()
