@@ -118,6 +118,10 @@ def test_refuses_removal_that_would_lose_quorum(tmp_path, trio, etcd_lab_module)
             assert by_name(result)["etcd3"]["healthy"] is False
             assert "connection refused" in by_name(result)["etcd3"]["error"]
             assert result["health"]["unhealthy"] == ["etcd3"]
+        # quorum_guard=false turns the refusal into a warning (check mode here: the plan, nothing done)
+        forced = run_module(tmp_path, dict(args, quorum_guard=False), check_mode=True)
+        assert forced["changed"] is True and forced["quorum"]["safe"] is False, forced
+        assert any("bring etcd3 back first" in str(w) for w in forced.get("warnings", [])), forced
         assert lab.member_list(etcd1.client_url) == before  # nothing changed
         # Removing the stopped member itself keeps quorum (2 voters, 2 healthy): the plan allows it.
         allowed = run_module(tmp_path, dict(args, name="etcd3"), check_mode=True)
@@ -226,3 +230,23 @@ def test_update_peer_urls(tmp_path, etcd_lab):
     # A new member cannot take a peer URL that belongs to etcd1.
     taken = run_module(tmp_path, base_args(lab, etcd1, state="present", name="etcd2", peer_urls=[both[0]]))
     assert taken["failed"] is True and "already belong to member etcd1" in taken["msg"], taken
+
+
+# ---------------------------------------------------------------- argument errors (no cluster needed)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ({"state": "present", "name": "etcd4"}, "missing: peer_urls"),
+        ({"state": "absent"}, "name, peer_urls, member_id"),
+        ({"state": "absent", "member_id": "not-an-id"}, "member_id: member ID 'not-an-id' is neither decimal"),
+        ({"timeout": 0}, "timeout must be a positive number"),
+        ({"client_cert": "/x.crt"}, "client_cert|client_key"),
+        ({"endpoints": ["127.0.0.1:2379"]}, "is not an http(s)://host:port URL"),
+    ],
+)
+def test_argument_errors(tmp_path, args, words):
+    result = run_module(tmp_path, args)
+    assert result["failed"] is True, result
+    assert any(w in result["msg"] for w in words.split("|")), result["msg"]
