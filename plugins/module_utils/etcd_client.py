@@ -647,7 +647,7 @@ class EtcdCluster(object):
             try:
                 members, answering = client.member_list()
             except EtcdError as exc:
-                if exc.kind == "config" and not exc.endpoint:
+                if exc.kind == "config":
                     raise
                 if LEARNER_RPC in exc.detail:
                     errors.append(

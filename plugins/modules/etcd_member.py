@@ -314,6 +314,7 @@ def _diff_list(views):
 def _run(module, result):
     p = module.params
     tls = TlsConfig(p["ca_cert"], p["client_cert"], p["client_key"])
+    tls.context()  # certificate problems fail here, once, before any endpoint is tried
     cluster = EtcdCluster(p["endpoints"], tls, p["timeout"], p["health_timeout"])
     members = cluster.connect()
     before = cluster.views(members)

@@ -303,7 +303,7 @@ def _pick_endpoint(params, tls):
         try:
             status = client.status(timeout=min(params["timeout"], 5.0))
         except EtcdError as exc:
-            if exc.kind == "config" and not exc.endpoint:
+            if exc.kind == "config":
                 raise
             errors.append(str(exc))
             continue
@@ -327,6 +327,7 @@ def _save(module, result):
     if os.path.exists(dest) and not os.path.isdir(dest):
         module.fail_json(msg="dest_dir %s exists and is not a directory" % dest)
     tls = TlsConfig(p["ca_cert"], p["client_cert"], p["client_key"])
+    tls.context()  # certificate problems fail here, once, before any endpoint is tried
     client, status = _pick_endpoint(p, tls)
     name = snapshot_name(p["name_prefix"])
     final = os.path.join(dest, name)
