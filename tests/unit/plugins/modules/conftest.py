@@ -17,6 +17,7 @@ Waiting is always a poll against a deadline, never a fixed sleep.
 """
 
 import contextlib
+import ctypes
 import datetime
 import glob
 import ipaddress
@@ -235,6 +236,15 @@ def free_ports(count):
             sock.close()
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL it when pytest dies (even by SIGKILL), so no etcd outlives the run."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the fixtures' teardown still stops every process
+        pass
+
+
 class EtcdNode:
     """One etcd member process: ``name``, ``client_url``, ``peer_url``, ``data_dir``; started in its own session."""
 
@@ -288,6 +298,7 @@ class EtcdNode:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # runs between fork and exec: only prctl
             )
         finally:
             log.close()
