@@ -736,3 +736,51 @@ def test_snapshots_to_prune(keep, pruned):
         "notes.txt",
     ]
     assert E.snapshots_to_prune(names, "s", keep) == pruned
+
+
+# ---------------------------------------------------------------- restore flags
+
+
+def test_parse_initial_cluster():
+    assert E.parse_initial_cluster("a=https://h1:2380, b=https://h2:2380") == [
+        ("a", "https://h1:2380"),
+        ("b", "https://h2:2380"),
+    ]
+    for bad in ("", "a", "a=h1:2380", "=https://h:1", "a=https://h:1,,b=https://h:2"):
+        with pytest.raises(ValueError):
+            E.parse_initial_cluster(bad)
+
+
+@pytest.mark.parametrize(
+    "name, cluster, urls, errors",
+    [
+        ("a", "a=https://h1:2380,b=https://h2:2380", ["https://h1:2380"], []),
+        ("a", "a=https://h1:2380,a=https://h1b:2380", ["https://h1b:2380", "https://h1:2380"], []),
+        ("c", "a=https://h1:2380,b=https://h2:2380", ["https://h3:2380"], ["name c is not in initial_cluster (a, b)"]),
+        ("a", "a=https://h1:2380", ["https://h9:2380"], ["initial_cluster gives a the peer URLs https://h1:2380 but"]),
+        ("a", "a=https://h1:2380,b=https://h1:2380", ["https://h1:2380"], ["https://h1:2380 appear under more"]),
+        ("a", "garbage", ["https://h1:2380"], ["is not name=scheme://host:port"]),
+    ],
+)
+def test_restore_plan_errors(name, cluster, urls, errors):
+    found = E.restore_plan_errors(name, cluster, urls)
+    assert len(found) == len(errors)
+    for text, expected in zip(found, errors):
+        assert expected in text
+
+
+def test_restore_command_flags():
+    cmd = E.restore_command(
+        "/bin/etcdutl", "/b/s.db", "/var/lib/etcd", "a", "a=https://h1:2380", "t1", ["https://h1:2380"]
+    )
+    assert cmd == [
+        "/bin/etcdutl",
+        "snapshot",
+        "restore",
+        "/b/s.db",
+        "--name=a",
+        "--initial-cluster=a=https://h1:2380",
+        "--initial-cluster-token=t1",
+        "--initial-advertise-peer-urls=https://h1:2380",
+        "--data-dir=/var/lib/etcd",
+    ]
