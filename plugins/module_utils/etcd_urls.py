@@ -1,0 +1,44 @@
+"""etcd member names and URLs derived from the inventory (pure, controller side).
+
+A member is named like its node (``node_name``, default the inventory name) and
+reached at its node address; these strings must agree across every etcd host,
+the role and the modules, so they are computed in one place.
+"""
+
+
+class EtcdUrlError(ValueError):
+    pass
+
+
+def _url(address, port):
+    host = "[%s]" % address if ":" in address else address
+    return "https://%s:%d" % (host, int(port))
+
+
+def members(hosts):
+    """``hosts``: list of (inventory name, node_name or None, address or None) -> list of (name, address)."""
+    result = []
+    for host, node_name, address in hosts:
+        if not address:
+            raise EtcdUrlError(
+                "etcd member %s has no address yet: set node_ip (or an IP ansible_host), or gather facts first" % host
+            )
+        result.append((node_name or host, address))
+    names = [name for name, _ in result]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise EtcdUrlError("etcd member names must be unique: %s used more than once" % ", ".join(duplicates))
+    return result
+
+
+def client_urls(hosts, port=2379):
+    return [_url(address, port) for _, address in members(hosts)]
+
+
+def peer_urls(hosts, port=2380):
+    return [_url(address, port) for _, address in members(hosts)]
+
+
+def initial_cluster(hosts, port=2380):
+    """The ``--initial-cluster`` value: ``name=https://address:port`` pairs, comma separated."""
+    return ",".join("%s=%s" % (name, _url(address, port)) for name, address in members(hosts))
