@@ -2,30 +2,43 @@
 # Build the local artifact mirror that the tests (and air-gapped installs) use instead of the internet.
 #
 # The mirror is laid out like the upstream download URLs with the scheme stripped, so the download
-# role maps https://<host>/<path> to <mirror>/<host>/<path>. Contents come from Debian bookworm's
-# packages (apt-get download + dpkg-deb -x), repackaged in the upstream release layout:
+# role maps https://<host>/<path> to <mirror>/<host>/<path>. Contents come from Debian's packages
+# (apt-get download + dpkg-deb -x: bookworm's, and trixie's for the next etcd and containerd minors)
+# and from bookworm's kubernetes source package, in the upstream release layout:
 #   github.com/containerd/containerd/releases/download/v<V>/containerd-<V>-linux-amd64.tar.gz[.sha256sum]
+#                                      1.6 from bookworm, 1.7 from trixie
 #   github.com/opencontainers/runc/releases/download/v<V>/runc.amd64, runc.sha256sum
 #   github.com/containernetworking/plugins/releases/download/v<V>/cni-plugins-linux-amd64-v<V>.tgz[.sha256]
 #   github.com/etcd-io/etcd/releases/download/v<V>/etcd-v<V>-linux-amd64.tar.gz, SHA256SUMS
+#                                      3.4 from bookworm, 3.5 from trixie (with etcdutl when packaged)
 #   images/pause-3.2.tar[.sha256]      registry.k8s.io/pause:3.2, our own pause.c built with gcc -static
 #   images/busybox-<M.m>.tar[.sha256]  localhost/kubesmith/busybox:<M.m>, from busybox-static
+#   dl.k8s.io/release/v<V>/bin/linux/amd64/<binary>[.sha256]   group kubernetes: kube-apiserver,
+#                                      kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl;
+#                                      v1.20.2 and v1.20.2+kubesmith.1 (same source, only the stamp differs)
 #   index.txt                          "<sha256>  <path>" for every file (sha256sum -c index.txt works)
 #
 # Usage:
-#   tools/build-artifacts.sh [all|containerd|etcd|images]...  build what is missing (default: all)
-#   tools/build-artifacts.sh verify [all|containerd|etcd|images]...
+#   tools/build-artifacts.sh [all|containerd|etcd|images|kubernetes]...
+#                                   build what is missing (default: all = containerd etcd images)
+#   tools/build-artifacts.sh verify [all|containerd|etcd|images|kubernetes]...
 #                                   unpack and run every artifact in the mirror, check the checksums
-#   tools/build-artifacts.sh kubernetes                       not built yet (later issue), fails
+#   Group kubernetes is not part of "all": name it. Cold it takes minutes (Go compile of the Kubernetes
+#   server binaries on every core at nice 19); with its Go build cache in the work dir, seconds to a minute.
 # Environment:
 #   KUBESMITH_MIRROR_DIR        output tree (default $KS_MIRROR_DIR, else /var/cache/kubesmith/mirror)
-#   KUBESMITH_ARTIFACT_WORK_DIR downloaded .debs and scratch space (default /var/cache/kubesmith/artifact-work)
+#   KUBESMITH_ARTIFACT_WORK_DIR downloaded .debs and sources, private apt lists, the Kubernetes source tree
+#                               and Go build cache, scratch space (default /var/cache/kubesmith/artifact-work)
 #   KUBESMITH_PYTHON            Python 3 for tools/mkimage.py (default python3)
+# The private apt lists (<work dir>/apt) are refreshed after 7 days; rm <work dir>/apt/updated forces it.
 #
 # Each artifact is rebuilt only when missing or when its key changed: upstream version, Debian package
 # version(s) and a hash of the shell functions (and tools/mkimage.py) that make it, stored in
 # <mirror>/.recipes/<artifact>.recipe. A rerun with everything in place prints "cached" and takes seconds.
-# Runs as root on Debian bookworm (amd64); installs what it uses (gcc, libc6-dev, busybox-static) with apt.
+# Runs as root on Debian bookworm (amd64); installs what it uses (gcc, libc6-dev, golang-go) with apt.
+# Trixie's packages and bookworm's sources come through a private apt configuration in the work dir
+# (own sources list, lists and cache, mirror URL taken from this machine's apt sources); /etc/apt is
+# never changed.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -40,9 +53,23 @@ PAUSE_REF=registry.k8s.io/pause:$PAUSE_VERSION
 BUSYBOX_REPO=localhost/kubesmith/busybox
 ARCH=amd64
 GROUPS_ALL=(containerd etcd images)
+GROUPS_NAMED=(kubernetes) # built and verified only when named
 DEB_PACKAGES=(containerd runc containernetworking-plugins etcd-server etcd-client busybox-static)
+# The next minors come from trixie's packages (upgrade tests: containerd 1.6 -> 1.7, etcd 3.4 -> 3.5).
+# runc stays bookworm's: trixie's needs a newer glibc than bookworm has.
+CONTAINERD_NEXT_MINOR=1.7
+ETCD_NEXT_MINOR=3.5
+# Kubernetes server binaries from bookworm's source package, built twice: as upstream's version and
+# stamped with a build tag (v1.20.2+kubesmith.1: same code, the version an upgrade test moves to).
+K8S_SOURCE=kubernetes
+K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+K8S_BUILD_TAG=kubesmith.1
+PRIVATE_APT=$WORK/apt
+PRIVATE_APT_MAX_AGE_DAYS=7
 
 APT_UPDATED=0
+PRIVATE_APT_READY=0
+PRIVATE_APT_UPDATED=0
 SUMMARY=()    # "status|artifact|version|debian version|path"
 BUILT_GROUPS=()
 BUILT_NAMES=()
@@ -198,6 +225,127 @@ extract_deb() {
   say "$pkg: Debian $debian_version -> upstream $found"
 }
 
+# ---------------------------------------------------------------- private apt (trixie packages, bookworm sources)
+
+# The machine's apt knows bookworm's binary packages. Trixie's binary packages and bookworm's source
+# packages come through a private configuration in $PRIVATE_APT: own sources list, package lists and
+# cache, handed to apt through APT_CONFIG (apt.conf.d still applies: proxies, timeouts). /etc/apt is
+# never changed.
+
+# debian_mirror: the first Debian mirror URI this machine's apt sources use for bookworm (deb822
+# .sources stanzas and one-line .list entries; security and other suites do not count)
+debian_mirror() {
+  {
+    awk -v RS= '{
+      n = split($0, line, "\n"); uris = ""; bookworm = 0
+      for (i = 1; i <= n; i++) {
+        if (line[i] ~ /^URIs:/) uris = substr(line[i], 6)
+        if (line[i] ~ /^Suites:/ && (" " substr(line[i], 8) " ") ~ /[ \t]bookworm[ \t]/) bookworm = 1
+      }
+      if (bookworm) print uris
+    }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true
+    awk '$1 == "deb" || $1 == "deb-src" {
+      i = 2
+      if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+      if ($(i + 1) == "bookworm") print $i
+    }' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true
+  } | tr -s ' \t' '\n' | grep -m1 '^https\{0,1\}://' || true
+}
+
+# private_apt: write the private configuration and fetch its package lists when they are missing, older
+# than $PRIVATE_APT_MAX_AGE_DAYS days or were fetched for another sources list (once per run)
+private_apt() {
+  local mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg want sourcelist lists
+  [[ $PRIVATE_APT_READY == 1 ]] && return 0
+  mirror=$(debian_mirror)
+  [[ -n $mirror ]] || die "no Debian mirror for bookworm in /etc/apt/sources.list(.d): the private apt lists need one"
+  [[ -r $keyring ]] || die "$keyring is missing: apt-get install debian-archive-keyring"
+  want="deb [arch=$ARCH signed-by=$keyring] ${mirror%/} trixie main
+deb-src [signed-by=$keyring] ${mirror%/} bookworm main"
+  mkdir -p "$PRIVATE_APT/lists/partial" "$PRIVATE_APT/cache/archives/partial"
+  if [[ ! -f $PRIVATE_APT/sources.list || $(<"$PRIVATE_APT/sources.list") != "$want" ]]; then
+    printf '%s\n' "$want" >"$PRIVATE_APT/sources.list"
+    rm -f "$PRIVATE_APT/updated"
+  fi
+  printf '%s\n' "Dir::Etc::SourceList \"$PRIVATE_APT/sources.list\";" 'Dir::Etc::SourceParts "/dev/null";' \
+    'Dir::Etc::Preferences "/dev/null";' 'Dir::Etc::PreferencesParts "/dev/null";' \
+    "Dir::State::Lists \"$PRIVATE_APT/lists/\";" "Dir::Cache \"$PRIVATE_APT/cache/\";" >"$PRIVATE_APT/apt.conf"
+  # The machine's apt.conf.d is read after APT_CONFIG: make sure nothing there overrides the private paths.
+  sourcelist=/ lists=/
+  eval "$(APT_CONFIG=$PRIVATE_APT/apt.conf apt-config shell sourcelist Dir::Etc::SourceList/f \
+    lists Dir::State::Lists/d)"
+  [[ $sourcelist == "$PRIVATE_APT/sources.list" && ${lists%/} == "$PRIVATE_APT/lists" ]] ||
+    die "apt ignores the private configuration $PRIVATE_APT/apt.conf (got $sourcelist, $lists):" \
+      "check /etc/apt/apt.conf.d"
+  if [[ ! -f $PRIVATE_APT/updated ]]; then
+    private_apt_update
+  elif [[ -n $(find "$PRIVATE_APT/updated" -mtime +"$((PRIVATE_APT_MAX_AGE_DAYS - 1))") ]]; then
+    private_apt_update stale
+  fi
+  PRIVATE_APT_READY=1
+}
+
+# private_apt_update [stale]: fetch the private package lists; "stale": lists are there, only old, so a
+# failure (offline, not root) is a warning and the old lists are used
+private_apt_update() {
+  local why
+  [[ $PRIVATE_APT_UPDATED == 1 ]] && return 0
+  PRIVATE_APT_UPDATED=1
+  if [[ $EUID != 0 ]]; then
+    why="only root can fetch them"
+  else
+    say "apt: updating the private lists in $PRIVATE_APT (trixie main, bookworm main sources)" >&2
+    if APT_CONFIG=$PRIVATE_APT/apt.conf apt-get -q --error-on=any update >&2; then
+      touch "$PRIVATE_APT/updated"
+      return 0
+    fi
+    why="apt-get update failed (output above): is $(debian_mirror) reachable?"
+  fi
+  [[ ${1:-} == stale ]] || die "the private apt lists in $PRIVATE_APT are missing or outdated and $why"
+  say "apt: warning: keeping the private lists in $PRIVATE_APT from $(date -r "$PRIVATE_APT/updated" +%F): $why" >&2
+}
+
+# with_private_apt CMD...: run CMD (function or command) with apt reading the private configuration
+with_private_apt() {
+  private_apt
+  local -x APT_CONFIG=$PRIVATE_APT/apt.conf
+  "$@"
+}
+
+# load_trixie_candidates PKG...: CANDIDATES[trixie/PKG] = the version trixie has now (one apt-cache call)
+load_trixie_candidates() {
+  local pkg version missing=()
+  private_apt
+  while read -r pkg version; do
+    [[ $version == "(none)" ]] || CANDIDATES[trixie/$pkg]=$version
+  done < <(APT_CONFIG=$PRIVATE_APT/apt.conf apt-cache policy "$@" 2>/dev/null |
+    awk '/^[^ ]/ {pkg = $1; sub(/:$/, "", pkg)} $1 == "Candidate:" {print pkg, $2}')
+  for pkg in "$@"; do [[ -n ${CANDIDATES[trixie/$pkg]:-} ]] || missing+=("$pkg"); done
+  if [[ ${#missing[@]} -gt 0 && $PRIVATE_APT_UPDATED == 0 ]]; then
+    private_apt_update
+    load_trixie_candidates "$@"
+    return 0
+  fi
+  [[ ${#missing[@]} == 0 ]] || die "trixie has no package ${missing[*]} (private lists in $PRIVATE_APT)"
+}
+
+# load_source_candidate PKG: CANDIDATES[source/PKG] = the newest version of bookworm's source package PKG
+load_source_candidate() {
+  local pkg=$1 version best=
+  private_apt
+  while read -r version; do
+    if [[ -z $best ]] || dpkg --compare-versions "$version" gt "$best"; then best=$version; fi
+  done < <(APT_CONFIG=$PRIVATE_APT/apt.conf apt-cache showsrc --only-source "$pkg" 2>/dev/null |
+    awk '$1 == "Version:" {print $2}')
+  if [[ -z $best && $PRIVATE_APT_UPDATED == 0 ]]; then
+    private_apt_update
+    load_source_candidate "$pkg"
+    return 0
+  fi
+  [[ -n $best ]] || die "bookworm has no source package $pkg (private lists in $PRIVATE_APT)"
+  CANDIDATES[source/$pkg]=$best
+}
+
 # ---------------------------------------------------------------- packing and cache keys
 
 # targz SRC_DIR OUT MEMBER...: reproducible .tar.gz (sorted, owner 0:0, mtime 0, no gzip timestamp)
@@ -227,12 +375,14 @@ write_sums() {
 
 RECIPE_HELPERS=(upstream_version fetch_deb extract_deb targz place write_sums)
 
-# recipe_key FUNC VERSION INPUTS [FILE...]: the cache key of an artifact
+# recipe_key "FUNC [FUNC...]" VERSION INPUTS [FILE...]: the cache key of an artifact made by FUNC (and the
+# other functions named with it)
 recipe_key() {
-  local func=$1 version=$2 inputs=$3 hash
+  local funcs version=$2 inputs=$3 hash
+  read -ra funcs <<<"$1"
   shift 3
   hash=$({
-    declare -f "$func" "${RECIPE_HELPERS[@]}"
+    declare -f "${funcs[@]}" "${RECIPE_HELPERS[@]}"
     [[ $# == 0 ]] || cat "$@"
   } | sha256sum | cut -d' ' -f1)
   printf 'version=%s inputs=%s recipe=%s\n' "$version" "$inputs" "$hash"
@@ -269,16 +419,23 @@ mark_built() {
 
 # ---------------------------------------------------------------- group: containerd (containerd, runc, CNI)
 
+# build_containerd [SUITE MINOR]: containerd from bookworm's package (the machine's apt), or from SUITE's
+# (trixie, the private apt) whose upstream version must be MINOR.x
 build_containerd() {
-  local dv v dir name key tmp
-  dv=$(candidate_version containerd)
+  local suite=${1:-} minor=${2:-} artifact=containerd pkg=containerd apt=() dv v dir name key tmp
+  if [[ -n $suite ]]; then
+    artifact=containerd-$suite pkg=$suite/containerd apt=(with_private_apt)
+  fi
+  dv=$(candidate_version "$pkg")
   v=$(upstream_version "$dv")
+  [[ -z $minor || $v == "$minor".* ]] ||
+    die "$suite's containerd is now $v ($dv), not $minor.x: change CONTAINERD_NEXT_MINOR and the tests that use it"
   dir=$MIRROR/github.com/containerd/containerd/releases/download/v$v
   name=containerd-$v-linux-$ARCH.tar.gz
   key=$(recipe_key build_containerd "$v" "containerd=$dv")
-  is_cached containerd "$key" "$v" "containerd=$dv" "$dir/$name" "$dir/$name.sha256sum" && return 0
+  is_cached "$artifact" "$key" "$v" "containerd=$dv" "$dir/$name" "$dir/$name.sha256sum" && return 0
   new_tmp tmp
-  extract_deb containerd "$dv" "$tmp/deb" "$v"
+  "${apt[@]}" extract_deb containerd "$dv" "$tmp/deb" "$v"
   mkdir -p "$tmp/out/bin"
   # containerd, ctr and every shim the package ships (containerd-shim, -runc-v1, -runc-v2)
   cp "$tmp"/deb/usr/bin/containerd* "$tmp/deb/usr/bin/ctr" "$tmp/out/bin/"
@@ -286,7 +443,7 @@ build_containerd() {
   chmod 0755 "$tmp/out/bin" "$tmp"/out/bin/*
   targz "$tmp/out" "$dir/$name" bin
   write_sums "$dir/$name.sha256sum" "$name"
-  mark_built containerd "$key" "$v" "containerd=$dv" "$dir/$name" containerd
+  mark_built "$artifact" "$key" "$v" "containerd=$dv" "$dir/$name" containerd
 }
 
 build_runc() {
@@ -324,38 +481,52 @@ build_cni_plugins() {
 }
 
 group_containerd() {
+  load_trixie_candidates containerd
   build_containerd
+  build_containerd trixie "$CONTAINERD_NEXT_MINOR"
   build_runc
   build_cni_plugins
 }
 
 # ---------------------------------------------------------------- group: etcd
 
+# build_etcd [SUITE MINOR]: etcd from bookworm's etcd-server and etcd-client packages (the machine's apt),
+# or from SUITE's (trixie, the private apt) whose upstream version must be MINOR.x
 build_etcd() {
-  local dv dv_client v v_client dir name key tmp inputs
-  dv=$(candidate_version etcd-server)
-  dv_client=$(candidate_version etcd-client)
+  local suite=${1:-} minor=${2:-} artifact=etcd prefix='' apt=() dv dv_client v v_client dir name key tmp inputs top
+  if [[ -n $suite ]]; then
+    artifact=etcd-$suite prefix=$suite/ apt=(with_private_apt)
+  fi
+  dv=$(candidate_version "${prefix}etcd-server")
+  dv_client=$(candidate_version "${prefix}etcd-client")
   v=$(upstream_version "$dv")
   v_client=$(upstream_version "$dv_client")
   [[ $v_client == "$v" ]] || die "etcd-server $dv and etcd-client $dv_client are different upstream versions"
+  [[ -z $minor || $v == "$minor".* ]] ||
+    die "$suite's etcd is now $v ($dv), not $minor.x: change ETCD_NEXT_MINOR and the tests that use it"
   dir=$MIRROR/github.com/etcd-io/etcd/releases/download/v$v
   name=etcd-v$v-linux-$ARCH.tar.gz
+  top=etcd-v$v-linux-$ARCH
   inputs="etcd-server=$dv etcd-client=$dv_client"
   key=$(recipe_key build_etcd "$v" "$inputs")
-  is_cached etcd "$key" "$v" "$inputs" "$dir/$name" "$dir/SHA256SUMS" && return 0
+  is_cached "$artifact" "$key" "$v" "$inputs" "$dir/$name" "$dir/SHA256SUMS" && return 0
   new_tmp tmp
-  extract_deb etcd-server "$dv" "$tmp/deb" "$v"
-  extract_deb etcd-client "$dv_client" "$tmp/deb" "$v"
-  mkdir -p "$tmp/out/etcd-v$v-linux-$ARCH"
-  cp "$tmp/deb/usr/bin/etcd" "$tmp/deb/usr/bin/etcdctl" "$tmp/out/etcd-v$v-linux-$ARCH/"
-  chmod 0755 "$tmp/out/etcd-v$v-linux-$ARCH" "$tmp/out/etcd-v$v-linux-$ARCH"/*
-  targz "$tmp/out" "$dir/$name" "etcd-v$v-linux-$ARCH"
+  "${apt[@]}" extract_deb etcd-server "$dv" "$tmp/deb" "$v"
+  "${apt[@]}" extract_deb etcd-client "$dv_client" "$tmp/deb" "$v"
+  mkdir -p "$tmp/out/$top"
+  cp "$tmp/deb/usr/bin/etcd" "$tmp/deb/usr/bin/etcdctl" "$tmp/out/$top/"
+  # etcdutl (offline snapshot restore, defrag) exists from 3.5 on; Debian ships it in etcd-server
+  if [[ -e $tmp/deb/usr/bin/etcdutl ]]; then cp "$tmp/deb/usr/bin/etcdutl" "$tmp/out/$top/"; fi
+  chmod 0755 "$tmp/out/$top" "$tmp/out/$top"/*
+  targz "$tmp/out" "$dir/$name" "$top"
   write_sums "$dir/SHA256SUMS" "$name"
-  mark_built etcd "$key" "$v" "$inputs" "$dir/$name" etcd
+  mark_built "$artifact" "$key" "$v" "$inputs" "$dir/$name" etcd
 }
 
 group_etcd() {
+  load_trixie_candidates etcd-server etcd-client
   build_etcd
+  build_etcd trixie "$ETCD_NEXT_MINOR"
 }
 
 # ---------------------------------------------------------------- group: images
@@ -471,12 +642,164 @@ group_images() {
   build_busybox_image
 }
 
-# ---------------------------------------------------------------- group: kubernetes (later issue)
+# ---------------------------------------------------------------- group: kubernetes (server binaries from source)
 
-# Kubernetes server binaries (v1.20.2 from Debian's `kubernetes` source package, built with golang-go in
-# GOPATH mode) are the next issue's work. This stub is deliberately not part of "all".
+# Bookworm's kubernetes source package is upstream v1.20.2 with vendor/ and Debian's patches (Debian
+# itself builds only kubectl from it). Built with bookworm's golang-go in GOPATH mode (module mode
+# wants to update go.mod), static (CGO_ENABLED=0), stamped the way upstream's hack/lib/version.sh does.
+# The unpacked tree (with its generated OpenAPI file) and the Go build cache stay in $K8S_WORK, so a
+# warm build only links. Output: dl.k8s.io/release/v<V>/bin/linux/amd64/<binary> and <binary>.sha256.
+K8S_WORK=$WORK/kubernetes
+K8S_GOPATH=$K8S_WORK/gopath
+K8S_TREE=$K8S_GOPATH/src/k8s.io/kubernetes
+K8S_GO=/usr/bin/go
+K8S_GOROOT=
+K8S_GO_VERSION=
+K8S_RECIPE=(k8s_env k8s_source k8s_openapi_packages k8s_openapi k8s_prepare k8s_ldflags k8s_compile write_hash)
+
+# k8s_env CMD...: run CMD at nice 19 in the Go environment of the build: GOPATH mode, no network, no
+# user go.env, static binaries, build cache and temporary files in $K8S_WORK
+k8s_env() {
+  env -u GOBIN -u GOEXPERIMENT GOENV=off GOFLAGS= GO111MODULE=off GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local \
+    CGO_ENABLED=0 GOOS=linux GOARCH="$ARCH" GOROOT="$K8S_GOROOT" GOPATH="$K8S_GOPATH" \
+    GOCACHE="$K8S_WORK/gocache" GOTMPDIR="$K8S_WORK/tmp" nice -n 19 "$@"
+}
+
+# k8s_source DEBIAN_VERSION: print the .dsc of bookworm's kubernetes source package, downloaded once into
+# $K8S_WORK/source (apt checks each file against the signed Sources index, kept ones included)
+k8s_source() {
+  local dv=$1 dir=$K8S_WORK/source dsc
+  dsc=$dir/${K8S_SOURCE}_${dv#*:}.dsc
+  mkdir -p "$dir"
+  # apt drops privileges to _apt while downloading: let it write here.
+  if [[ $EUID == 0 ]] && getent passwd _apt >/dev/null; then chown _apt "$dir"; fi
+  (cd "$dir" && with_private_apt apt-get source -q --download-only "$K8S_SOURCE=$dv" >&2) ||
+    die "apt-get source $K8S_SOURCE=$dv failed (output above): is the private apt in $PRIVATE_APT up to date?"
+  [[ -f $dsc ]] || die "apt-get source $K8S_SOURCE=$dv did not leave $dsc"
+  printf '%s\n' "$dsc"
+}
+
+# k8s_openapi_packages: the packages pkg/generated/openapi is made from, chosen as upstream's
+# build/root/Makefile.generated_files chooses them: Go files with a "// +k8s:" comment tag and a
+# "+k8s:openapi-gen=" tag, in the tree and in staging/ (seen as vendor/k8s.io/...), not in the rest of
+# vendor/, nor in code-generator's and sample-apiserver's examples (those have their own generated files)
+k8s_openapi_packages() {
+  (
+    cd "$K8S_TREE"
+    find . \( -path ./vendor -o -path './_*' -o -path './.*' \) -prune -o -type f -name '*.go' -print0 |
+      xargs -0 grep -l --null '^// *+k8s:' | xargs -0 grep -l '+k8s:openapi-gen=' |
+      sed -e 's|^\./||' -e 's|/[^/]*$||' -e 's|^staging/src/|vendor/|' |
+      grep -v -e '^vendor/k8s\.io/code-generator/' -e '^vendor/k8s\.io/sample-apiserver/' | LC_ALL=C sort -u
+  )
+}
+
+# k8s_openapi: generate pkg/generated/openapi/zz_generated.openapi.go (kube-apiserver needs it; release
+# tarballs do not have it). The API rule violations found must be upstream's known list, which shows that
+# the input packages are upstream's.
+k8s_openapi() {
+  local inputs report=$K8S_WORK/openapi-violations.report known=$K8S_TREE/api/api-rules/violation_exceptions.list
+  inputs=$(k8s_openapi_packages | sed 's|^|k8s.io/kubernetes/|' | paste -sd, -)
+  [[ -n $inputs ]] || die "no +k8s:openapi-gen= packages found in $K8S_TREE"
+  mkdir -p "$K8S_WORK/bin" "$K8S_WORK/tmp"
+  k8s_env "$K8S_GO" build -o "$K8S_WORK/bin/openapi-gen" k8s.io/kubernetes/vendor/k8s.io/kube-openapi/cmd/openapi-gen
+  (cd "$K8S_TREE" && k8s_env "$K8S_WORK/bin/openapi-gen" --logtostderr -i "$inputs" \
+    -p k8s.io/kubernetes/pkg/generated/openapi -O zz_generated.openapi \
+    -h vendor/k8s.io/code-generator/hack/boilerplate.go.txt -r "$report") 2>"$K8S_WORK/openapi-gen.log" ||
+    {
+      tail -n 20 "$K8S_WORK/openapi-gen.log" >&2 || true
+      die "openapi-gen failed in $K8S_TREE (log: $K8S_WORK/openapi-gen.log)"
+    }
+  [[ -s $K8S_TREE/pkg/generated/openapi/zz_generated.openapi.go ]] || die "openapi-gen wrote no zz_generated.openapi.go"
+  diff "$known" "$report" >&2 ||
+    die "openapi-gen's API rule violations differ from $known (diff above): the input packages are not upstream's"
+  say "kubernetes: generated pkg/generated/openapi from $(tr ',' '\n' <<<"$inputs" | wc -l) packages"
+}
+
+# k8s_prepare DEBIAN_VERSION: $K8S_TREE is that source, unpacked with Debian's patches and the OpenAPI file
+# generated; redone only when the version, the Go version or this recipe changed (stamp written last)
+k8s_prepare() {
+  local dv=$1 stamp=$K8S_TREE/.kubesmith-prepared want dsc start
+  want="source=$dv go=$K8S_GO_VERSION recipe=$(declare -f "${K8S_RECIPE[@]}" | sha256sum | cut -d' ' -f1)"
+  [[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+  start=$(now_ms)
+  dsc=$(k8s_source "$dv")
+  rm -rf "$K8S_TREE" "$K8S_TREE.new"
+  mkdir -p "$(dirname "$K8S_TREE")"
+  # --no-check: apt has checked every file against the signed Sources index (the .dsc's own signature
+  # is a Debian developer's, whose key this machine does not have)
+  dpkg-source --no-check -x "$dsc" "$K8S_TREE.new" >&2
+  mv "$K8S_TREE.new" "$K8S_TREE"
+  k8s_openapi
+  printf '%s\n' "$want" >"$stamp"
+  say "kubernetes source $dv: fetched, unpacked, OpenAPI generated in $((($(now_ms) - start) / 1000)) s"
+}
+
+# k8s_ldflags VERSION: what --version and /version report, set the way hack/lib/version.sh sets it: the
+# version, major and minor, the commit and tree state that git archive wrote into hack/lib/version.sh, and
+# the date of the Debian source (its changelog) as build date; -s -w as upstream's release builds
+k8s_ldflags() {
+  local version=$1 commit state=archive date minor pkg flags="-s -w" kv
+  commit=$(sed -n "s/^ *KUBE_GIT_COMMIT='\([0-9a-f]\{40\}\)'\$/\1/p" "$K8S_TREE/hack/lib/version.sh" | head -n1)
+  [[ -n $commit ]] || state=
+  date=$(date -u -d "@$(dpkg-parsechangelog -l "$K8S_TREE/debian/changelog" -S Timestamp)" +%Y-%m-%dT%H:%M:%SZ)
+  minor=${version#v*.}
+  minor=${minor%%.*}
+  for pkg in k8s.io/kubernetes/vendor/k8s.io/{client-go/pkg/version,component-base/version}; do
+    for kv in "gitVersion=$version" "gitMajor=$(cut -d. -f1 <<<"${version#v}")" "gitMinor=$minor" \
+      "gitCommit=$commit" "gitTreeState=$state" "buildDate=$date"; do
+      flags+=" -X $pkg.$kv"
+    done
+  done
+  printf '%s\n' "$flags"
+}
+
+# k8s_compile VERSION OUT_DIR: build every binary of K8S_BINARIES into OUT_DIR, stamped VERSION
+k8s_compile() {
+  local version=$1 out=$2 bin pkgs=() ldflags
+  for bin in "${K8S_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$bin"); done
+  ldflags=$(k8s_ldflags "$version")
+  mkdir -p "$out" "$K8S_WORK/tmp"
+  (cd "$K8S_TREE" && k8s_env "$K8S_GO" build -trimpath -ldflags "$ldflags" -o "$out/" "${pkgs[@]}") ||
+    die "go build of ${K8S_BINARIES[*]} ($version) failed (output above)"
+}
+
+# write_hash OUT FILE: FILE's sha256 alone, without a newline (the format of dl.k8s.io's <binary>.sha256)
+write_hash() {
+  sha256sum <"$2" | cut -d' ' -f1 | tr -d '\n' >"$(dirname "$1")/.$(basename "$1").tmp"
+  mv -f "$(dirname "$1")/.$(basename "$1").tmp" "$1"
+}
+
+# build_kubernetes [BUILD_TAG]: the server binaries and kubectl, stamped v<upstream>[+BUILD_TAG]
 build_kubernetes() {
-  die "kubernetes: not built by this script yet (server binaries from Debian's kubernetes source: later issue)"
+  local tag=${1:-} dv v artifact=kubernetes dir inputs key outs=() bin tmp start
+  dv=$(candidate_version "source/$K8S_SOURCE")
+  v=$(upstream_version "$dv")${tag:++$tag}
+  [[ -z $tag ]] || artifact=kubernetes-$tag
+  dir=$MIRROR/dl.k8s.io/release/v$v/bin/linux/$ARCH
+  inputs="$K8S_SOURCE=$dv go=${K8S_GO_VERSION#go}"
+  key=$(recipe_key "build_kubernetes ${K8S_RECIPE[*]}" "$v" "$inputs")
+  for bin in "${K8S_BINARIES[@]}"; do outs+=("$dir/$bin" "$dir/$bin.sha256"); done
+  is_cached "$artifact" "$key" "$v" "$inputs" "${outs[@]}" && return 0
+  k8s_prepare "$dv"
+  new_tmp tmp
+  start=$(now_ms)
+  k8s_compile "v$v" "$tmp/bin"
+  say "kubernetes v$v: go build of ${#K8S_BINARIES[@]} binaries in $((($(now_ms) - start) / 1000)) s"
+  for bin in "${K8S_BINARIES[@]}"; do
+    place "$tmp/bin/$bin" "$dir/$bin"
+    chmod 0755 "$dir/$bin"
+    write_hash "$dir/$bin.sha256" "$dir/$bin"
+  done
+  mark_built "$artifact" "$key" "$v" "$inputs" "$dir" kubernetes
+}
+
+group_kubernetes() {
+  ensure_installed golang-go dpkg-dev
+  K8S_GOROOT=$(env -u GOROOT GOENV=off "$K8S_GO" env GOROOT)
+  K8S_GO_VERSION=$(k8s_env "$K8S_GO" env GOVERSION)
+  load_source_candidate "$K8S_SOURCE"
+  build_kubernetes
+  build_kubernetes "$K8S_BUILD_TAG"
 }
 
 # ---------------------------------------------------------------- index
@@ -634,6 +957,9 @@ verify_etcd() {
     check "etcd $v archive layout ($top/etcd, $top/etcdctl)" test -x "$tmp/$top/etcd" -a -x "$tmp/$top/etcdctl"
     check "etcd $v: etcd --version" output_has "etcd Version: $v" "$tmp/$top/etcd" --version
     check "etcd $v: etcdctl version" output_has "etcdctl version: $v" env ETCDCTL_API=3 "$tmp/$top/etcdctl" version
+    if [[ -e $tmp/$top/etcdutl ]]; then
+      check "etcd $v: etcdutl version" output_has "etcdutl version: $v" "$tmp/$top/etcdutl" version
+    fi
     check "etcd $v: starts, put/get through etcdctl" etcd_smoke "$tmp/$top"
   done
   [[ $found == 1 ]] || missing "etcd archive" etcd
@@ -751,8 +1077,55 @@ verify_images() {
     return 0
   fi
   [[ -f $pause_tar && -n $busybox_tar ]] || return 0
-  check "images import and run with ctr (containerd $(basename "$(dirname "$containerd_tgz")"))" \
-    ctr_smoke "$pause_tar" "$busybox_tar" "$containerd_tgz" "$runc_bin"
+  # with every containerd in the mirror (1.6 and 1.7: a node runs the images before and after an upgrade)
+  for containerd_tgz in $(compgen -G \
+    "$MIRROR/github.com/containerd/containerd/releases/download/v*/containerd-*-linux-$ARCH.tar.gz" | sort -V); do
+    check "images import and run with ctr (containerd $(basename "$(dirname "$containerd_tgz")"))" \
+      ctr_smoke "$pause_tar" "$busybox_tar" "$containerd_tgz" "$runc_bin"
+  done
+}
+
+# hash_ok DIR FILE: DIR/FILE.sha256 holds FILE's sha256 alone (dl.k8s.io's format) and it matches
+hash_ok() {
+  local want
+  want=$(<"$1/$2.sha256")
+  [[ $want =~ ^[0-9a-f]{64}$ ]] || { echo "$2.sha256 is not a bare sha256: '$want'"; return 1; }
+  (cd "$1" && printf '%s  %s\n' "$want" "$2" | sha256sum --strict -c -)
+}
+
+# output_line LINE CMD...: CMD succeeds and one line of its output is exactly LINE; prints the output
+output_line() {
+  local line=$1 out
+  shift
+  out=$("$@" 2>&1) || {
+    printf '%s\n' "$out"
+    return 1
+  }
+  printf '%s\n' "$out" | tr -s '\n' ' '
+  printf '\n'
+  grep -qxF -- "$line" <<<"$out" || {
+    printf 'expected the line "%s" in the output\n' "$line"
+    return 1
+  }
+}
+
+verify_kubernetes() {
+  local dir v bin found=0
+  for dir in $(compgen -G "$MIRROR/dl.k8s.io/release/v*/bin/linux/$ARCH"); do
+    found=1
+    v=${dir%/bin/linux/"$ARCH"}
+    v=${v##*/}
+    for bin in "${K8S_BINARIES[@]}"; do
+      [[ -f $dir/$bin ]] || { missing "kubernetes $v $bin" kubernetes && continue; }
+      check "kubernetes $v: $bin.sha256" hash_ok "$dir" "$bin"
+      if [[ $bin == kubectl ]]; then
+        check "kubernetes $v: kubectl version --client" output_has "GitVersion:\"$v\"" "$dir/$bin" version --client
+      else
+        check "kubernetes $v: $bin --version" output_line "Kubernetes $v" "$dir/$bin" --version
+      fi
+    done
+  done
+  [[ $found == 1 ]] || missing "Kubernetes binaries" kubernetes
 }
 
 verify() {
@@ -776,17 +1149,17 @@ verify() {
 
 # ---------------------------------------------------------------- main
 
-# select_groups ARG...: SELECTED = the named groups ("all" or none: every group), validated, no duplicates
+# select_groups ARG...: SELECTED = the named groups ("all" or none: GROUPS_ALL), validated, no duplicates
 SELECTED=()
 select_groups() {
   local arg group names
   for arg in "${@:-all}"; do
     case $arg in
       all) names=("${GROUPS_ALL[@]}") ;;
-      containerd | etcd | images) names=("$arg") ;;
+      containerd | etcd | images | kubernetes) names=("$arg") ;;
       *)
         usage >&2
-        die "unknown group '$arg' (expected one of: all ${GROUPS_ALL[*]})"
+        die "unknown group '$arg' (expected one of: all ${GROUPS_ALL[*]} ${GROUPS_NAMED[*]})"
         ;;
     esac
     for group in "${names[@]}"; do
@@ -815,10 +1188,10 @@ build() {
     fi
   fi
   say ""
-  say "artifact        version  status  source (Debian)                           path"
+  say "artifact               version             status  source (Debian)                              path"
   for line in "${SUMMARY[@]}"; do
     IFS='|' read -r status name version inputs path <<<"$line"
-    printf '%-15s %-8s %-7s %-41s %s\n' "$name" "$version" "$status" "$inputs" "${path#"$MIRROR"/}"
+    printf '%-22s %-19s %-7s %-44s %s\n' "$name" "$version" "$status" "$inputs" "${path#"$MIRROR"/}"
   done
   say "index: $MIRROR/index.txt ($(wc -l <"$MIRROR/index.txt") files)"
   say "total: $(($(now_ms) - start)) ms"
@@ -842,9 +1215,6 @@ main() {
       lock shared
       verify "${SELECTED[@]}"
       [[ $VERIFY_FAILURES == 0 ]] || exit 1
-      ;;
-    kubernetes)
-      build_kubernetes
       ;;
     *)
       select_groups "$@"
