@@ -1,8 +1,16 @@
 """Scenario `etcd`: a 3-member etcd cluster with TLS everywhere, from site.yml's etcd plays."""
 
 import json
+import os
+import re
+import sys
+import time
 
 import pytest
+import testinfra
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+from ksplay import recap, report_figure, run_playbook  # noqa: E402  (shared scenario helper, not a package)
 
 PKI = "/etc/etcd/pki"
 MEMBERS = {"ks-etcd-1": "10.127.0.31", "ks-etcd-2": "10.127.0.32", "ks-etcd-3": "10.127.0.33"}
@@ -80,5 +88,169 @@ def test_flags_file_and_unit(host):
     assert "ETCD_NAME=%s" % _me(host) in env
     assert "ETCD_CLIENT_CERT_AUTH=true" in env and "ETCD_PEER_CLIENT_CERT_AUTH=true" in env
     assert "ETCD_ADVERTISE_CLIENT_URLS=https://%s:2379" % ip in env
-    assert "ETCD_INITIAL_CLUSTER_STATE=new" in host.file("/etc/etcd/bootstrap.env").content_string
-    assert host.file("/usr/local/bin/etcd").linked_to == "/opt/kubesmith/etcd/3.4.23/etcd"
+    bootstrap = host.file("/etc/etcd/bootstrap.env").content_string  # new: formed the cluster; existing: joined it
+    assert re.search(r"^ETCD_INITIAL_CLUSTER_STATE=(new|existing)$", bootstrap, re.M), bootstrap
+    assert "%s=https://%s:2380" % (_me(host), ip) in bootstrap
+    assert re.match(r"^/opt/kubesmith/etcd/3\.\d+\.\d+/etcd$", host.file("/usr/local/bin/etcd").linked_to)
+
+
+# ---- day-2 steps, in file order, against the same hosts (each leaves a healthy 3-member cluster) ----
+
+ALL = {"ks-etcd-%d" % i: "10.127.0.3%d" % i for i in range(1, 6)}
+NEXT_VERSION = "3.5.16"  # trixie's etcd in the mirror (tools/build-artifacts.sh etcd)
+
+
+def _site_etcd():
+    """site.yml limited to what etcd needs, at the version the cluster runs now (step 6 upgrades it)."""
+    target = _on("ks-etcd-1").file("/usr/local/bin/etcd").linked_to
+    version = re.match(r"^/opt/kubesmith/etcd/([^/]+)/etcd$", target).group(1)
+    return ("site.yml", "--tags", "preflight,pki,etcd", "-e", "etcd_version=%s" % version)
+
+
+def _grown_inventory():
+    """An extra inventory source that puts ks-etcd-4 and -5 in the etcd group too."""
+    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "etcd-grown.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("all:\n  children:\n    etcd:\n      hosts:\n        ks-etcd-4: {}\n        ks-etcd-5: {}\n")
+    return path
+
+
+def _on(name):
+    return testinfra.get_host("podman://" + name)
+
+
+def _ctl(name, args, endpoints=None):
+    host = _on(name)
+    endpoints = endpoints or ",".join("https://%s:2379" % ALL[n] for n in MEMBERS)
+    return host.run("ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints %s %s %s" % (endpoints, CLIENT, args))
+
+
+def _member_list(via="ks-etcd-1"):
+    out = _ctl(via, "member list -w json", endpoints="https://%s:2379" % ALL[via])
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)["members"]
+
+
+def _healthy(names, via="ks-etcd-1"):
+    endpoints = ",".join("https://%s:2379" % ALL[n] for n in names)
+    out = _ctl(via, "endpoint health", endpoints=endpoints)
+    return (out.stdout + out.stderr).count("is healthy") == len(names)
+
+
+def _wait_healthy(names, deadline_s=60):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if _healthy(names):
+            return
+        time.sleep(1)  # poll interval of a readiness check bounded by the deadline above
+    raise AssertionError("etcd members %s not healthy within %d s" % (", ".join(names), deadline_s))
+
+
+def test_step1_grow_to_five_members_through_the_inventory():
+    grown = _grown_inventory()
+    rc, output = run_playbook(*_site_etcd(), inventories=[grown])
+    assert rc == 0
+    members = _member_list()
+    assert sorted(m["name"] for m in members) == sorted(ALL)
+    assert not any(m.get("isLearner") for m in members), members
+    assert _healthy(list(ALL))
+    rc, output = run_playbook(*_site_etcd(), inventories=[grown])
+    assert rc == 0
+    assert {h: r["changed"] for h, r in recap(output).items()} == dict.fromkeys(ALL, 0)
+
+
+def test_step2_shrink_back_to_three_with_remove_node():
+    grown = _grown_inventory()
+    for name in ("ks-etcd-5", "ks-etcd-4"):
+        rc, output = run_playbook("remove_node.yml", "-e", "node=%s" % name, inventories=[grown])
+        assert rc == 0
+        assert not _on(name).service("etcd").is_running
+    assert sorted(m["name"] for m in _member_list()) == sorted(MEMBERS)
+    assert _healthy(list(MEMBERS))
+    rc, output = run_playbook(*_site_etcd())
+    assert rc == 0
+    assert {h: r["changed"] for h, r in recap(output).items()} == dict.fromkeys(MEMBERS, 0)
+
+
+def test_step3_replace_a_member_whose_data_was_wiped():
+    assert _ctl("ks-etcd-1", "put /kubesmith-test/before-replace kept").rc == 0
+    old_ids = {m["name"]: m["ID"] for m in _member_list()}
+    _on("ks-etcd-2").run("systemctl stop etcd && rm -rf /var/lib/etcd")
+    rc, output = run_playbook("etcd_replace.yml", "-e", "node=ks-etcd-2")
+    assert rc == 0
+    members = {m["name"]: m for m in _member_list()}
+    assert sorted(members) == sorted(MEMBERS)
+    assert members["ks-etcd-2"]["ID"] != old_ids["ks-etcd-2"]  # a new member with the same name and address
+    assert members["ks-etcd-2"]["peerURLs"] == ["https://10.127.0.32:2380"]
+    assert members["ks-etcd-1"]["ID"] == old_ids["ks-etcd-1"] and members["ks-etcd-3"]["ID"] == old_ids["ks-etcd-3"]
+    assert _healthy(list(MEMBERS))
+    out = _ctl("ks-etcd-2", "get /kubesmith-test/before-replace --print-value-only", "https://10.127.0.32:2379")
+    assert out.stdout.strip() == "kept"
+
+
+def test_step4_removal_that_would_lose_quorum_is_refused():
+    before = sorted((m["name"], m["ID"]) for m in _member_list())
+    _on("ks-etcd-3").run("systemctl stop etcd")
+    try:
+        rc, output = run_playbook("remove_node.yml", "-e", "node=ks-etcd-2")
+        assert rc != 0
+        assert "ks-etcd-3" in output and "quorum" in output
+        assert sorted((m["name"], m["ID"]) for m in _member_list()) == before
+        assert _on("ks-etcd-2").service("etcd").is_running
+    finally:
+        _on("ks-etcd-3").run("systemctl start etcd")
+    _wait_healthy(list(MEMBERS))
+
+
+def test_step5_snapshot_then_restore():
+    fetch_dir = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "etcd-backups")
+    os.makedirs(fetch_dir, exist_ok=True)
+    stamp = str(time.time_ns())
+    assert _ctl("ks-etcd-1", "put /kubesmith-test/before-snapshot-%s %s" % (stamp, stamp)).rc == 0
+    rc, output = run_playbook("backup.yml", "-e", "backup_fetch_dir=%s" % fetch_dir)
+    assert rc == 0
+    snapshot = re.search(r"snapshot (\S+etcd-snapshot-\S+\.db) \(", output).group(1)
+    local = os.path.join(fetch_dir, os.path.basename(snapshot))
+    assert os.path.getsize(local) > 0
+    assert _ctl("ks-etcd-1", "put /kubesmith-test/after-snapshot-%s %s" % (stamp, stamp)).rc == 0
+    rc, output = run_playbook("restore.yml", "-e", "restore_snapshot=%s" % local)
+    assert rc == 0
+    value = "get /kubesmith-test/%s-snapshot-" + stamp + " --print-value-only"
+    assert _ctl("ks-etcd-2", value % "before").stdout.strip() == stamp
+    assert _ctl("ks-etcd-2", value % "after").stdout.strip() == ""
+    assert _healthy(list(MEMBERS))
+    assert sorted(m["name"] for m in _member_list()) == sorted(MEMBERS)
+
+
+def test_step6_rolling_version_change_keeps_serving_reads():
+    """Roll every member to the next etcd minor, one at a time, while a reader loop runs."""
+    reader = _on("ks-etcd-1")
+    assert _ctl("ks-etcd-1", "put /kubesmith-test/reader value").rc == 0
+    endpoints = ",".join("https://%s:2379" % ALL[n] for n in MEMBERS)
+    loop = (
+        "rm -f /run/ks-reader-stop; ok=0; fail=0; while [ ! -e /run/ks-reader-stop ]; do "
+        "if ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints %s %s --command-timeout=3s "
+        "get /kubesmith-test/reader --print-value-only >/dev/null 2>&1; "
+        'then ok=$((ok+1)); else fail=$((fail+1)); fi; echo "$ok $fail" > /run/ks-reader.count; '
+        "sleep 0.2; done"  # pacing of the load generator (5 reads/s), not a wait for anything
+    ) % (endpoints, CLIENT)
+    reader.run("systemctl stop ks-reader 2>/dev/null; rm -f /run/ks-reader.count")
+    assert reader.run("systemd-run --unit ks-reader --collect sh -c '%s'" % loop).rc == 0
+    try:
+        deadline = time.monotonic() + 30
+        while not reader.file("/run/ks-reader.count").exists and time.monotonic() < deadline:
+            time.sleep(0.5)  # readiness poll of the reader, bounded by the deadline
+        rc, output = run_playbook("site.yml", "--tags", "preflight,pki,etcd", "-e", "etcd_version=%s" % NEXT_VERSION)
+        assert rc == 0
+    finally:
+        reader.run("touch /run/ks-reader-stop")
+        deadline = time.monotonic() + 30
+        while reader.service("ks-reader").is_running and time.monotonic() < deadline:
+            time.sleep(0.5)  # the loop ends within one read
+    ok, failed = (int(n) for n in reader.file("/run/ks-reader.count").content_string.split())
+    report_figure("reads during the etcd %s roll: %d succeeded, %d failed" % (NEXT_VERSION, ok, failed))
+    assert ok > 20
+    assert failed == 0
+    status = json.loads(_ctl("ks-etcd-1", "endpoint status -w json").stdout)
+    assert sorted(entry["Status"]["version"] for entry in status) == [NEXT_VERSION] * len(MEMBERS)
+    assert _healthy(list(MEMBERS))

@@ -1,0 +1,64 @@
+"""Run the collection's playbooks from scenario tests, against the scenario's own hosts.
+
+Molecule sets MOLECULE_INVENTORY_FILE for the verifier; extra inventory files add hosts
+to groups (inventory sources are merged), which is how a test grows a cluster.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+ROOT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..")
+)
+
+
+class PlaybookTimeout(AssertionError):
+    pass
+
+
+def run_playbook(playbook, *args, inventories=(), timeout=600):
+    """ansible-playbook ROOT/playbooks/<playbook> -> (return code, output). Output is printed for pytest."""
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        raise RuntimeError("run through molecule (verify), which sets MOLECULE_INVENTORY_FILE")
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "ansible.cfg"))
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".collections"))
+    env.update(ANSIBLE_FORCE_COLOR="False", ANSIBLE_NOCOLOR="True")
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.dirname(inventory)]
+    for extra in inventories:
+        command += ["-i", extra]
+    command += [os.path.join(ROOT, "playbooks", playbook), *args]
+    # own process group: on a timeout the forked workers (which hold the pipe) are killed too
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        raise PlaybookTimeout("%s: no result after %d s\n%s" % (" ".join(command), timeout, output)) from None
+    print("$ %s\n%s" % (" ".join(command), output))  # pytest shows it when a step fails
+    return proc.returncode, output
+
+
+def recap(output, prefix="ks-"):
+    """host -> {ok, changed, failed} from the PLAY RECAP."""
+    pattern = r"^(%s\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(prefix)
+    return {
+        m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5))}
+        for m in re.finditer(pattern, output, re.M)
+    }
+
+
+def report_figure(text):
+    """A measured figure (e.g. failed reads during a roll) for tools/test to print after the scenarios."""
+    path = os.path.join(os.environ.get("KS_CACHE", "/var/cache/kubesmith"), "run", "figures.txt")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("%s: %s\n" % (os.environ.get("MOLECULE_SCENARIO_NAME", "?"), text))
+    print(text)
