@@ -28,6 +28,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.request
@@ -443,3 +444,27 @@ def etcd_lab_module(tmp_path_factory, etcd_binaries, etcd_pki):
         yield lab
     finally:
         lab.close()
+
+
+def run_module_file(module, tmp_path, args, check_mode=False, diff=False, timeout=60):
+    """Run a module file in its own interpreter with a JSON arguments file, as Ansible does.
+
+    Returns (exit code, parsed result). A module that prints no JSON fails the test with its output.
+    """
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    args_file = tmp_path / ("args-%d.json" % time.monotonic_ns())
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    proc = subprocess.run(
+        [sys.executable, module, str(args_file)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=COLLECTIONS),
+        check=False,
+        timeout=timeout,
+    )
+    try:
+        return proc.returncode, json.loads(proc.stdout)
+    except ValueError as exc:
+        raise AssertionError(
+            "module printed no JSON (rc=%d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr)
+        ) from exc

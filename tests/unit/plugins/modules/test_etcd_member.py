@@ -1,36 +1,17 @@
 """etcd_member against real local etcd clusters (fixtures in conftest.py), the module run in its own interpreter."""
 
-import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
-from conftest import COLLECTIONS, REPO, free_ports
+from conftest import REPO, free_ports, run_module_file
 
 MODULE = os.path.join(REPO, "plugins", "modules", "etcd_member.py")
 
 
 def run_module(tmp_path, args, check_mode=False, diff=True):
     """Run the module file the way Ansible does (JSON arguments file); return its JSON result."""
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    args_file = tmp_path / ("args-%d.json" % time.monotonic_ns())
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    proc = subprocess.run(
-        [sys.executable, MODULE, str(args_file)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=COLLECTIONS),
-        check=False,
-        timeout=60,
-    )
-    try:
-        return json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(
-            "module printed no JSON (rc=%d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr)
-        ) from exc
+    return run_module_file(MODULE, tmp_path, args, check_mode=check_mode, diff=diff)[1]
 
 
 def by_name(result):

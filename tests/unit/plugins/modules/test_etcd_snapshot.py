@@ -1,36 +1,16 @@
 """etcd_snapshot against a real local etcd (fixtures in conftest.py), the module run in its own interpreter."""
 
 import hashlib
-import json
 import os
-import subprocess
-import sys
-import time
 
 import pytest
-from conftest import COLLECTIONS, REPO, free_ports
+from conftest import REPO, free_ports, run_module_file
 
 MODULE = os.path.join(REPO, "plugins", "modules", "etcd_snapshot.py")
 
 
 def run_module(tmp_path, args, check_mode=False):
-    args = dict(args, _ansible_check_mode=check_mode)
-    args_file = tmp_path / ("args-%d.json" % time.monotonic_ns())
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    proc = subprocess.run(
-        [sys.executable, MODULE, str(args_file)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=COLLECTIONS),
-        check=False,
-        timeout=60,
-    )
-    try:
-        return json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(
-            "module printed no JSON (rc=%d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr)
-        ) from exc
+    return run_module_file(MODULE, tmp_path, args, check_mode=check_mode)[1]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.kubesmith.cluster.plugins.modules import install_artifacts
+from conftest import run_module_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
@@ -83,14 +84,7 @@ def test_check_mode_writes_nothing(capsys, tmp_path, archive):
 
 def _run_module_process(tmp_path, args):
     """Run the module file in its own interpreter, as Ansible does (no controller state in the process)."""
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, ".collections"))
-    proc = subprocess.run(
-        [sys.executable, install_artifacts.__file__, str(args_file)],
-        capture_output=True, text=True, env=env, check=False,
-    )
-    return proc.returncode, json.loads(proc.stdout)
+    return run_module_file(install_artifacts.__file__, tmp_path, args)
 
 
 def test_warnings_reach_ansible(tmp_path, archive):

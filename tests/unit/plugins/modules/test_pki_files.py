@@ -4,11 +4,10 @@ import json
 import os
 import pwd
 import stat
-import subprocess
-import sys
 
 import pytest
 from ansible_collections.kubesmith.cluster.plugins.modules import pki_files as M
+from conftest import run_module_file
 
 ME = pwd.getpwuid(os.geteuid()).pw_name
 MY_GROUP = __import__("grp").getgrgid(os.getegid()).gr_name
@@ -121,13 +120,7 @@ def test_unknown_owner_is_refused(tmp_path):
 
 def run_module(tmp_path, args):
     """Run the module file the way Ansible does (JSON arguments), returning its JSON result."""
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    proc = subprocess.run(
-        [sys.executable, MODULE, str(args_file)], capture_output=True, text=True, env=env, check=False
-    )
-    return json.loads(proc.stdout)
+    return run_module_file(MODULE, tmp_path, args)[1]
 
 
 def test_module_entry_point_hides_content_and_reads_back(tmp_path):
