@@ -1030,8 +1030,11 @@ EOF
   done
   "${ctr[@]}" images import "$pause_tar" || return 1
   "${ctr[@]}" images import "$busybox_tar" || return 1
-  "${ctr[@]}" images ls -q | grep -qx "$PAUSE_REF" || { echo "$PAUSE_REF not listed after import"; return 1; }
-  busybox_ref=$("${ctr[@]}" images ls -q | grep -m1 "^$BUSYBOX_REPO:") || { echo "no $BUSYBOX_REPO image"; return 1; }
+  # list once, then search: `ctr ... | grep -m1` under pipefail fails when grep stops reading early (SIGPIPE)
+  local listed
+  listed=$("${ctr[@]}" images ls -q) || return 1
+  grep -qx "$PAUSE_REF" <<<"$listed" || { echo "$PAUSE_REF not listed after import"; return 1; }
+  busybox_ref=$(grep -m1 "^$BUSYBOX_REPO:" <<<"$listed") || { echo "no $BUSYBOX_REPO image"; return 1; }
   PATH=$t/bin:$PATH "${ctr[@]}" run --rm "$busybox_ref" "kubesmith-verify-bb-$$" \
     sh -c 'test -x /usr/sbin/httpd && test -x /usr/bin/nc && echo busybox-sh-ok' | grep -qx busybox-sh-ok ||
     { echo "busybox container did not print busybox-sh-ok"; tail -n 20 "$t/containerd.log"; return 1; }
