@@ -12,16 +12,16 @@ import base64
 import hashlib
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 
-import pytest
 import testinfra
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+from ksplay import recap, run_playbook  # noqa: E402  (shared scenario helper, not a package)
 
 HOSTS = ("ks-pki-1", "ks-pki-2", "ks-pki-3")
 CONTROL_PLANE = ("ks-pki-1", "ks-pki-2")
@@ -200,7 +200,8 @@ def _sans(host, path):
 
 def test_apiserver_serving_certificate_sans(host):
     if _name(host) not in CONTROL_PLANE:
-        pytest.skip("control-plane hosts only")
+        assert not host.file(PKI + "/apiserver.crt").exists  # the serving certificate stays on the control plane
+        return
     sans = _sans(host, PKI + "/apiserver.crt")
     expected = {"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
     expected |= {"10.96.0.1", ENDPOINT, "localhost", "127.0.0.1"} | set(CONTROL_PLANE)
@@ -270,33 +271,15 @@ def _snapshot():
 
 
 def _playbook(playbook, *args):
-    """ansible-playbook from the checkout against Molecule's inventory (the hosts of this scenario)."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    assert inventory, "run through molecule (verify), which sets MOLECULE_INVENTORY_FILE"
-    env = dict(os.environ)
-    env.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "ansible.cfg"))
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".collections"))
-    env.update(ANSIBLE_FORCE_COLOR="False", ANSIBLE_NOCOLOR="True")
-    binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    command = [binary, "-i", os.path.dirname(inventory), os.path.join(ROOT, "playbooks", playbook), *args]
-    # own process group: on a timeout the forked workers are killed too (they hold the output pipes)
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    try:
-        output, _ = proc.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        pytest.fail("%s: no result after 300 s\n%s" % (" ".join(command), output))
-    print("$ %s\n%s" % (" ".join(command), output))  # shown by pytest when a step fails
+    """ansible-playbook from the checkout against Molecule's inventory; never a private key in the output."""
+    rc, output = run_playbook(playbook, *args, timeout=300)
     assert "PRIVATE KEY" not in output
-    return proc.returncode, output
+    return rc, output
 
 
 def _recap(output):
     """host -> changed count, from the PLAY RECAP."""
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(ks-pki-\d)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+    return {host: counts["changed"] for host, counts in recap(output, "ks-pki-").items()}
 
 
 def _changed(before, after):
