@@ -1,0 +1,892 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesmith maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Render each Kubernetes component's command line and configuration objects for a given version.
+
+Pure functions, standard library only, no I/O. Every version difference comes from
+``kube_versions.TABLE``; nothing here compares version numbers. Templates use them through the filters in
+``plugins/filter/kube.py`` and write the results with ``to_nice_yaml`` (config objects) or one flag per line in a
+systemd unit (flag lists).
+
+Public interface (``version`` is any string :func:`kube_versions.lookup` accepts: ``v1.20.2``,
+``1.20.2+kubesmith.1``, ``1.35``; ``settings`` is the plain dict documented below)::
+
+    apiserver_args(version, settings)            -> ["--flag=value", ...]   kube-apiserver
+    authentication_config(version, settings)     -> dict | None             AuthenticationConfiguration file
+    controller_manager_args(version, settings)   -> [...]                   kube-controller-manager
+    scheduler_config(version, settings)          -> dict                    KubeSchedulerConfiguration
+    scheduler_args(version, settings)            -> [...]                   kube-scheduler
+    kubelet_config(version, settings)            -> dict                    KubeletConfiguration
+    kubelet_args(version, settings)              -> [...]                   kubelet
+    kube_proxy_config(version, settings)         -> dict                    KubeProxyConfiguration
+    kube_proxy_args(version, settings)           -> [...]                   kube-proxy
+    encryption_config(keys, provider="secretbox", resources=("secrets",), identity_fallback=True, version=None)
+                                                 -> dict                    EncryptionConfiguration
+    audit_policy(version=None)                   -> dict                    audit Policy
+    systemd_exec_args(args)                      -> str                     flags joined for ExecStart=
+    config_files(settings)                       -> dict                    where each config file goes
+
+Errors are :class:`KubeConfigError` (a ``ValueError``) with a message that names the setting to fix; an
+unsupported version raises ``kube_versions.KubeVersionError``.
+
+Settings (all optional unless marked *required for*; unknown keys are refused, so typos fail loudly)
+----------------------------------------------------------------------------------------------------
+Cluster:
+  ``cluster_name`` ("kubernetes"), ``cluster_domain`` ("cluster.local"),
+  ``service_cidr`` ("10.96.0.0/12"), ``pod_cidr`` ("10.244.0.0/16"), ``node_cidr_mask`` (24: each node's pod
+  CIDR prefix length, allocated by kube-controller-manager), ``cluster_dns_ip`` (default: the 10th address of
+  ``service_cidr``), ``feature_gates`` ({}: name -> bool, given to every component).
+Paths (layout of ``plugins/module_utils/pki.py``):
+  ``pki_dir`` ("/etc/kubernetes/pki": ca.crt/.key, front-proxy-ca.crt, sa.key/.pub, apiserver.crt,
+  apiserver-kubelet-client.crt, front-proxy-client.crt, apiserver-etcd-client.crt, kubelet.crt),
+  ``etcd_pki_dir`` ("/etc/etcd/pki": ca.crt), ``kubeconfig_dir`` ("/etc/kubernetes": controller-manager.conf,
+  scheduler.conf, kubelet.conf, kube-proxy.conf), ``config_dir`` ("/etc/kubernetes": where the rendered files
+  go; see :func:`config_files` for the names; each ``*_file`` key below overrides one).
+kube-apiserver:
+  ``advertise_address`` (*required for* apiserver_args: this control-plane host's address, not loopback),
+  ``etcd_servers`` (*required for* apiserver_args: list of https:// client URLs, never a load balancer),
+  ``apiserver_bind_address`` ("0.0.0.0"), ``apiserver_port`` (6443),
+  ``service_account_issuer`` ("https://kubernetes.default.svc.<cluster_domain>"),
+  ``service_node_port_range`` (None: upstream default 30000-32767),
+  ``admission_plugins`` (["NodeRestriction"]: enabled on top of the upstream default set),
+  ``allow_privileged`` (true: CNI and CSI DaemonSets need privileged pods),
+  ``enable_aggregator_routing`` (true: the apiserver reaches aggregated APIs such as metrics-server at pod
+  endpoints; needed because control-plane hosts need not run kube-proxy),
+  ``kubelet_certificate_authority`` (true: verify kubelet serving certificates against ca.crt),
+  ``apiserver_anonymous_health`` (false; see *Anonymous access* below),
+  ``encryption_enabled`` (true), ``encryption_config_file``, ``audit_enabled`` (true), ``audit_policy_file``,
+  ``audit_log_path`` ("/var/log/kubernetes/audit/audit.log"), ``audit_log_maxage`` (30 days),
+  ``audit_log_maxbackup`` (10 files), ``audit_log_maxsize`` (100 MB), ``authentication_config_file``,
+  ``apiserver_extra_args`` ({}).
+kube-controller-manager:
+  ``cluster_signing_duration`` (None: upstream default 1 year; e.g. "8760h"),
+  ``controller_manager_extra_args`` ({}).
+kube-scheduler:
+  ``scheduler_config_file``, ``scheduler_config_overrides`` ({}: deep-merged into the config object),
+  ``scheduler_extra_args`` ({}).
+kubelet:
+  ``node_name`` (*required for* kubelet and kube-proxy: the Node object name, as in the kubelet certificate),
+  ``node_ip`` (*required for* kubelet: the node's InternalIP, never loopback -- kubelet 1.20 refuses it and
+  logs/exec/port-forward then fail), ``cgroup_driver`` ("systemd"; must match containerd's ``SystemdCgroup``),
+  ``cri_socket`` ("unix:///run/containerd/containerd.sock"), ``resolv_conf`` ("/etc/resolv.conf"),
+  ``fail_swap_on`` (true), ``fail_cgroup_v1`` (None: the version's default; false lets 1.35+ run on a cgroup
+  v1 host; ignored on versions without the field), ``node_labels`` ({}: --node-labels; the
+  ``node-role.kubernetes.io/*`` prefix is refused because NodeRestriction forbids the kubelet to set it --
+  apply those through the API), ``node_taints`` ([]: "key=value:Effect" strings or {key, value, effect} dicts),
+  ``kubelet_config_file``, ``kubelet_root_dir`` (None: /var/lib/kubelet),
+  ``kubelet_config_overrides`` ({}: deep-merged; any upstream KubeletConfiguration field),
+  ``kubelet_extra_args`` ({}).
+kube-proxy:
+  ``kube_proxy_mode`` ("iptables"), ``conntrack_max_per_core`` (None: upstream default; 0 leaves the host's
+  nf_conntrack_max alone, which containers need), ``kube_proxy_config_file``,
+  ``kube_proxy_config_overrides`` ({}), ``kube_proxy_extra_args`` ({}).
+
+``*_extra_args`` dicts map a flag name (with or without ``--``) to a value: a string/number, a bool (rendered
+true/false), a list (joined with ","), or None to drop a flag the renderer would emit. A flag the renderer
+already emits is replaced in place; new flags are appended in name order. A flag that does not exist in the
+version (``kube_versions.REMOVED_SINCE_1_20``) is refused.
+
+Security decisions (what is always rendered)
+--------------------------------------------
+* kube-apiserver: secure port only (``--insecure-port=0`` on 1.20, where the flag still exists),
+  ``--authorization-mode=Node,RBAC``, ``NodeRestriction``, ``--profiling=false``, TLS 1.2+, client
+  certificates for etcd (``apiserver-etcd-client``) and kubelets (``apiserver-kubelet-client``), kubelet
+  serving certificates verified, front-proxy (aggregation) flags, service-account issuer and key files,
+  encryption at rest (``--encryption-provider-config``, reloaded without restart where the version can) and
+  an audit policy with log rotation flags.
+* Anonymous access: ``--anonymous-auth=false`` by default on every version. kubeadm leaves anonymous auth on
+  so load balancers can probe ``/readyz`` without credentials; we do not, because the cluster must refuse
+  anonymous requests. Load-balancer health checks therefore present a client certificate (any certificate
+  signed by the cluster CA may read ``/readyz``, ``/livez``, ``/healthz``: ``system:public-info-viewer``).
+  With ``apiserver_anonymous_health: true`` on versions that have AuthenticationConfiguration anonymous
+  conditions (1.35+), :func:`authentication_config` allows anonymous requests to those three paths only and
+  ``--authentication-config`` replaces ``--anonymous-auth``; on 1.20 the setting is refused.
+* kube-controller-manager / kube-scheduler: ``--bind-address=127.0.0.1`` (secure ports 10257/10259 on
+  loopback only; ``--port=0`` on 1.20 closes the insecure ports), leader election on, own kubeconfigs for
+  client, authentication and authorization, ``--use-service-account-credentials``, cluster signing with the
+  cluster CA, node CIDR allocation from ``pod_cidr``/``node_cidr_mask``, profiling off.
+* kubelet: anonymous auth off, webhook authentication and authorization, client CA ca.crt, serving
+  certificate kubelet.crt/.key from kube_pki, read-only port 0, healthz on 127.0.0.1, TLS 1.2+.
+  ``rotateCertificates: false`` and ``serverTLSBootstrap: false``: kube_pki issues and renews the kubelet's
+  client and serving certificates (``renew_certs.yml``), so there is no CSR approval flow to secure.
+* kube-proxy: iptables mode (IPVS is not available on the test hosts), ``clusterCIDR`` = ``pod_cidr``,
+  metrics and healthz on 127.0.0.1.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import binascii
+import copy
+import ipaddress
+import posixpath
+import re
+
+from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions
+
+
+class KubeConfigError(ValueError):
+    """Settings that cannot be rendered; the message names the setting and what to do."""
+
+
+DEFAULTS = {
+    "cluster_name": "kubernetes",
+    "cluster_domain": "cluster.local",
+    "service_cidr": "10.96.0.0/12",
+    "pod_cidr": "10.244.0.0/16",
+    "node_cidr_mask": 24,
+    "cluster_dns_ip": None,
+    "feature_gates": {},
+    "pki_dir": "/etc/kubernetes/pki",
+    "etcd_pki_dir": "/etc/etcd/pki",
+    "kubeconfig_dir": "/etc/kubernetes",
+    "config_dir": "/etc/kubernetes",
+    # kube-apiserver
+    "advertise_address": None,
+    "etcd_servers": None,
+    "apiserver_bind_address": "0.0.0.0",  # noqa: S104 - the apiserver serves every interface (TLS, authn)
+    "apiserver_port": 6443,
+    "service_account_issuer": None,
+    "service_node_port_range": None,
+    "admission_plugins": ["NodeRestriction"],
+    "allow_privileged": True,
+    "enable_aggregator_routing": True,
+    "kubelet_certificate_authority": True,
+    "apiserver_anonymous_health": False,
+    "encryption_enabled": True,
+    "encryption_config_file": None,
+    "audit_enabled": True,
+    "audit_policy_file": None,
+    "audit_log_path": "/var/log/kubernetes/audit/audit.log",
+    "audit_log_maxage": 30,
+    "audit_log_maxbackup": 10,
+    "audit_log_maxsize": 100,
+    "authentication_config_file": None,
+    "apiserver_extra_args": {},
+    # kube-controller-manager
+    "cluster_signing_duration": None,
+    "controller_manager_extra_args": {},
+    # kube-scheduler
+    "scheduler_config_file": None,
+    "scheduler_config_overrides": {},
+    "scheduler_extra_args": {},
+    # kubelet
+    "node_name": None,
+    "node_ip": None,
+    "cgroup_driver": "systemd",
+    "cri_socket": "unix:///run/containerd/containerd.sock",
+    "resolv_conf": "/etc/resolv.conf",
+    "fail_swap_on": True,
+    "fail_cgroup_v1": None,
+    "node_labels": {},
+    "node_taints": [],
+    "kubelet_config_file": None,
+    "kubelet_root_dir": None,
+    "kubelet_config_overrides": {},
+    "kubelet_extra_args": {},
+    # kube-proxy
+    "kube_proxy_mode": "iptables",
+    "conntrack_max_per_core": None,
+    "kube_proxy_config_file": None,
+    "kube_proxy_config_overrides": {},
+    "kube_proxy_extra_args": {},
+}
+
+_FILE_NAMES = {
+    "encryption_config_file": "encryption-config.yaml",
+    "audit_policy_file": "audit-policy.yaml",
+    "authentication_config_file": "authentication-config.yaml",
+    "scheduler_config_file": "kube-scheduler.yaml",
+    "kubelet_config_file": "kubelet-config.yaml",
+    "kube_proxy_config_file": "kube-proxy.yaml",
+}
+
+_BOOLEANS = (
+    "allow_privileged",
+    "enable_aggregator_routing",
+    "kubelet_certificate_authority",
+    "apiserver_anonymous_health",
+    "encryption_enabled",
+    "audit_enabled",
+    "fail_swap_on",
+    "fail_cgroup_v1",
+)
+
+CGROUP_DRIVERS = ("systemd", "cgroupfs")
+KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+HEALTH_PATHS = ("/livez", "/readyz", "/healthz")
+ENCRYPTION_PROVIDERS = {"secretbox": (32,), "aescbc": (16, 24, 32), "aesgcm": (16, 24, 32)}
+
+# Front-proxy (aggregation layer) request headers: the values every aggregated API server expects.
+_REQUESTHEADER = (
+    ("requestheader-allowed-names", "front-proxy-client"),
+    ("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
+    ("requestheader-group-headers", "X-Remote-Group"),
+    ("requestheader-username-headers", "X-Remote-User"),
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _settings(settings):
+    """Defaults + ``settings``, validated and with derived values filled in."""
+    if settings is None:
+        settings = {}
+    if not isinstance(settings, dict):
+        raise KubeConfigError("settings must be a dict (got %s)" % type(settings).__name__)
+    unknown = sorted(set(settings) - set(DEFAULTS))
+    if unknown:
+        raise KubeConfigError(
+            "unknown setting(s) %s; the settings keys are documented in plugins/module_utils/kube_config.py"
+            % ", ".join(unknown)
+        )
+    s = copy.deepcopy(DEFAULTS)
+    s.update({k: copy.deepcopy(v) for k, v in settings.items() if v is not None})  # None: the default
+    for key in ("pki_dir", "etcd_pki_dir", "kubeconfig_dir", "config_dir"):
+        if not isinstance(s[key], str) or not posixpath.isabs(s[key]):
+            raise KubeConfigError("%s must be an absolute path (got %r)" % (key, s[key]))
+    for key, name in _FILE_NAMES.items():
+        if s[key] is None:
+            s[key] = posixpath.join(s["config_dir"], name)
+        elif not isinstance(s[key], str) or not posixpath.isabs(s[key]):
+            raise KubeConfigError("%s must be an absolute path (got %r)" % (key, s[key]))
+    service = _network("service_cidr", s["service_cidr"])
+    pod = _network("pod_cidr", s["pod_cidr"])
+    if service.version != pod.version:
+        raise KubeConfigError("service_cidr %s and pod_cidr %s must be the same IP family" % (service, pod))
+    if service.overlaps(pod):
+        raise KubeConfigError("service_cidr %s and pod_cidr %s overlap: pick disjoint ranges" % (service, pod))
+    mask = _int("node_cidr_mask", s["node_cidr_mask"])
+    if not pod.prefixlen < mask <= pod.max_prefixlen:
+        raise KubeConfigError(
+            "node_cidr_mask %s must be longer than pod_cidr's prefix (%s) and at most %s"
+            % (mask, pod.prefixlen, pod.max_prefixlen)
+        )
+    s["node_cidr_mask"] = mask
+    if s["cluster_dns_ip"] is None:
+        s["cluster_dns_ip"] = str(service.network_address + 10)
+    elif _ip("cluster_dns_ip", s["cluster_dns_ip"]) not in service:
+        raise KubeConfigError("cluster_dns_ip %s is outside service_cidr %s" % (s["cluster_dns_ip"], service))
+    if not isinstance(s["cluster_domain"], str) or not re.match(
+        r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", s["cluster_domain"]
+    ):
+        raise KubeConfigError("cluster_domain %r is not a DNS domain such as cluster.local" % (s["cluster_domain"],))
+    if s["service_account_issuer"] is None:
+        s["service_account_issuer"] = "https://kubernetes.default.svc.%s" % s["cluster_domain"]
+    if s["cgroup_driver"] not in CGROUP_DRIVERS:
+        raise KubeConfigError(
+            "cgroup_driver must be one of %s (got %r)" % (", ".join(CGROUP_DRIVERS), s["cgroup_driver"])
+        )
+    if s["kube_proxy_mode"] not in KUBE_PROXY_MODES:
+        raise KubeConfigError(
+            "kube_proxy_mode must be one of %s (got %r)" % (", ".join(KUBE_PROXY_MODES), s["kube_proxy_mode"])
+        )
+    if not isinstance(s["feature_gates"], dict) or not all(isinstance(v, bool) for v in s["feature_gates"].values()):
+        raise KubeConfigError("feature_gates must map gate names to true/false (got %r)" % (s["feature_gates"],))
+    for key in _BOOLEANS:
+        if s[key] is not None and not isinstance(s[key], bool):
+            raise KubeConfigError("%s must be true or false (got %r)" % (key, s[key]))
+    for key in (k for k in DEFAULTS if k.endswith(("_extra_args", "_overrides")) or k == "node_labels"):
+        if not isinstance(s[key], dict):
+            raise KubeConfigError("%s must be a dict (got %r)" % (key, s[key]))
+    return s
+
+
+def _network(name, value):
+    try:
+        return ipaddress.ip_network(str(value).strip(), strict=True)
+    except ValueError as e:
+        raise KubeConfigError(
+            "%s %r is not a network in CIDR form such as 10.96.0.0/12 (%s)" % (name, value, e)
+        ) from None
+
+
+def _ip(name, value):
+    try:
+        return ipaddress.ip_address(str(value).strip().strip("[]"))
+    except ValueError:
+        raise KubeConfigError("%s %r is not an IP address" % (name, value)) from None
+
+
+def _int(name, value):
+    if isinstance(value, bool):
+        raise KubeConfigError("%s must be a whole number (got %r)" % (name, value))
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise KubeConfigError("%s must be a whole number (got %r)" % (name, value)) from None
+
+
+def _required(s, key, component):
+    if s[key] in (None, "", []):
+        raise KubeConfigError("%s is required to render %s" % (key, component))
+    return s[key]
+
+
+def _routable_ip(s, key, component, why):
+    ip = _ip(key, _required(s, key, component))
+    if ip.is_loopback or ip.is_unspecified:
+        raise KubeConfigError("%s %s cannot be used for %s: %s" % (key, ip, component, why))
+    return str(ip)
+
+
+def config_files(settings=None):
+    """Where each rendered configuration file goes (after ``config_dir`` and the ``*_file`` overrides)."""
+    s = _settings(settings)
+    return {key: s[key] for key in _FILE_NAMES}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Flag lists
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _flag_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_flag_value(v) for v in value)
+    return str(value)
+
+
+def _feature_gates(gates):
+    return ",".join("%s=%s" % (name, _flag_value(gates[name])) for name in sorted(gates))
+
+
+class _Flags:
+    """An ordered set of --name=value pairs."""
+
+    def __init__(self, component, info):
+        self.component = component
+        self.info = info
+        self.items = []
+
+    def add(self, name, value):
+        self.items.append((name, _flag_value(value)))
+
+    def extend(self, extra, setting):
+        removed = set(self.info.removed_flags.get(self.component, ()))
+        known = [name for name, _ in self.items]
+        appended = {}
+        for raw, value in extra.items():
+            name = str(raw).lstrip("-")
+            if not name or "=" in name or " " in name:
+                raise KubeConfigError("%s: %r is not a flag name" % (setting, raw))
+            if "--" + name in removed:
+                raise KubeConfigError(
+                    "%s: --%s does not exist in %s %s; remove it" % (setting, name, self.component, self.info.minor)
+                )
+            if name in known:
+                if value is None:
+                    self.items = [(n, v) for n, v in self.items if n != name]
+                else:
+                    self.items = [(n, _flag_value(value) if n == name else v) for n, v in self.items]
+            elif value is not None:
+                appended[name] = _flag_value(value)
+        self.items += sorted(appended.items())
+
+    def render(self):
+        return ["--%s=%s" % (name, value) for name, value in self.items]
+
+
+def _join(*parts):
+    return posixpath.join(*parts)
+
+
+def apiserver_args(version, settings):
+    """kube-apiserver flags, in a stable order. Requires ``advertise_address`` and ``etcd_servers``."""
+    info = kube_versions.lookup(version)
+    s = _settings(settings)
+    pki, etcd_pki = s["pki_dir"], s["etcd_pki_dir"]
+    advertise = _routable_ip(
+        s, "advertise_address", "kube-apiserver", "it is published as the kubernetes Service endpoint"
+    )
+    etcd = _etcd_servers(_required(s, "etcd_servers", "kube-apiserver"))
+    f = _Flags("kube-apiserver", info)
+    f.add("advertise-address", advertise)
+    f.add("bind-address", str(_ip("apiserver_bind_address", s["apiserver_bind_address"])))
+    f.add("secure-port", _port("apiserver_port", s["apiserver_port"]))
+    if info.apiserver_insecure_port_flag:
+        f.add("insecure-port", 0)
+    f.add("allow-privileged", bool(s["allow_privileged"]))
+    f.add("authorization-mode", "Node,RBAC")
+    plugins = list(s["admission_plugins"])
+    if "NodeRestriction" not in plugins:
+        raise KubeConfigError("admission_plugins must keep NodeRestriction (kubelets may only change their own Node)")
+    f.add("enable-admission-plugins", plugins)
+    if _anonymous_health(info, s):
+        f.add("authentication-config", s["authentication_config_file"])  # anonymous: health paths only
+    else:
+        f.add("anonymous-auth", False)
+    f.add("client-ca-file", _join(pki, "ca.crt"))
+    f.add("tls-cert-file", _join(pki, "apiserver.crt"))
+    f.add("tls-private-key-file", _join(pki, "apiserver.key"))
+    f.add("tls-min-version", "VersionTLS12")
+    f.add("kubelet-client-certificate", _join(pki, "apiserver-kubelet-client.crt"))
+    f.add("kubelet-client-key", _join(pki, "apiserver-kubelet-client.key"))
+    if s["kubelet_certificate_authority"]:
+        f.add("kubelet-certificate-authority", _join(pki, "ca.crt"))
+    f.add("kubelet-preferred-address-types", "InternalIP,Hostname")
+    f.add("etcd-servers", etcd)
+    f.add("etcd-cafile", _join(etcd_pki, "ca.crt"))
+    f.add("etcd-certfile", _join(pki, "apiserver-etcd-client.crt"))
+    f.add("etcd-keyfile", _join(pki, "apiserver-etcd-client.key"))
+    f.add("service-cluster-ip-range", str(_network("service_cidr", s["service_cidr"])))
+    if s["service_node_port_range"]:
+        f.add("service-node-port-range", s["service_node_port_range"])
+    f.add("service-account-issuer", s["service_account_issuer"])
+    f.add("service-account-key-file", _join(pki, "sa.pub"))
+    f.add("service-account-signing-key-file", _join(pki, "sa.key"))
+    f.add("requestheader-client-ca-file", _join(pki, "front-proxy-ca.crt"))
+    for name, value in _REQUESTHEADER:
+        f.add(name, value)
+    f.add("proxy-client-cert-file", _join(pki, "front-proxy-client.crt"))
+    f.add("proxy-client-key-file", _join(pki, "front-proxy-client.key"))
+    if s["enable_aggregator_routing"]:
+        f.add("enable-aggregator-routing", True)
+    if s["encryption_enabled"]:
+        f.add("encryption-provider-config", s["encryption_config_file"])
+        if info.encryption_config_automatic_reload:
+            f.add("encryption-provider-config-automatic-reload", True)
+    if s["audit_enabled"]:
+        f.add("audit-policy-file", s["audit_policy_file"])
+        f.add("audit-log-path", s["audit_log_path"])
+        for key in ("audit_log_maxage", "audit_log_maxbackup", "audit_log_maxsize"):
+            f.add(key.replace("_", "-"), _int(key, s[key]))
+    f.add("profiling", False)
+    if s["feature_gates"]:
+        f.add("feature-gates", _feature_gates(s["feature_gates"]))
+    f.extend(s["apiserver_extra_args"], "apiserver_extra_args")
+    return f.render()
+
+
+def _anonymous_health(info, s):
+    if not s["apiserver_anonymous_health"]:
+        return False
+    if info.authentication_config_api is None:
+        raise KubeConfigError(
+            "apiserver_anonymous_health needs AuthenticationConfiguration anonymous conditions, which Kubernetes "
+            "%s does not have: leave it false and give load-balancer health checks a client certificate" % info.minor
+        )
+    return True
+
+
+def authentication_config(version, settings):
+    """The AuthenticationConfiguration to write to ``authentication_config_file``, or None when not used
+    (``apiserver_anonymous_health`` false). Allows anonymous requests to /livez, /readyz and /healthz only."""
+    info = kube_versions.lookup(version)
+    s = _settings(settings)
+    if not _anonymous_health(info, s):
+        return None
+    return {
+        "apiVersion": info.authentication_config_api,
+        "kind": "AuthenticationConfiguration",
+        "anonymous": {"enabled": True, "conditions": [{"path": p} for p in HEALTH_PATHS]},
+    }
+
+
+def _port(name, value):
+    port = _int(name, value)
+    if not 0 < port < 65536:
+        raise KubeConfigError("%s must be a TCP port (got %r)" % (name, value))
+    return port
+
+
+def _etcd_servers(value):
+    servers = [value] if isinstance(value, str) else value
+    if not isinstance(servers, (list, tuple)) or not servers:
+        raise KubeConfigError("etcd_servers must be a list of https:// URLs (got %r)" % (value,))
+    for url in servers:
+        if not isinstance(url, str) or not url.startswith("https://") or "," in url:
+            raise KubeConfigError(
+                "etcd_servers: %r is not an https:// URL (the apiserver talks to etcd over TLS with client "
+                "certificates)" % (url,)
+            )
+    return list(servers)
+
+
+def controller_manager_args(version, settings):
+    """kube-controller-manager flags, in a stable order."""
+    info = kube_versions.lookup(version)
+    s = _settings(settings)
+    pki = s["pki_dir"]
+    kubeconfig = _join(s["kubeconfig_dir"], "controller-manager.conf")
+    f = _Flags("kube-controller-manager", info)
+    f.add("bind-address", "127.0.0.1")
+    if info.component_insecure_port_flag:
+        f.add("port", 0)
+    f.add("kubeconfig", kubeconfig)
+    f.add("authentication-kubeconfig", kubeconfig)
+    f.add("authorization-kubeconfig", kubeconfig)
+    f.add("client-ca-file", _join(pki, "ca.crt"))
+    f.add("requestheader-client-ca-file", _join(pki, "front-proxy-ca.crt"))
+    f.add("leader-elect", True)
+    f.add("use-service-account-credentials", True)
+    f.add("cluster-name", s["cluster_name"])
+    f.add("cluster-signing-cert-file", _join(pki, "ca.crt"))
+    f.add("cluster-signing-key-file", _join(pki, "ca.key"))
+    if s["cluster_signing_duration"]:
+        f.add("cluster-signing-duration", s["cluster_signing_duration"])
+    f.add("root-ca-file", _join(pki, "ca.crt"))
+    f.add("service-account-private-key-file", _join(pki, "sa.key"))
+    f.add("allocate-node-cidrs", True)
+    f.add("cluster-cidr", str(_network("pod_cidr", s["pod_cidr"])))
+    f.add("node-cidr-mask-size", s["node_cidr_mask"])
+    f.add("service-cluster-ip-range", str(_network("service_cidr", s["service_cidr"])))
+    f.add("profiling", False)
+    if s["feature_gates"]:
+        f.add("feature-gates", _feature_gates(s["feature_gates"]))
+    f.extend(s["controller_manager_extra_args"], "controller_manager_extra_args")
+    return f.render()
+
+
+def _merge(base, overrides):
+    """Deep-merge ``overrides`` into a copy of ``base`` (dicts merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _check_api_version(obj, expected, setting):
+    if obj.get("apiVersion") != expected:
+        raise KubeConfigError(
+            "%s sets apiVersion %r, but this Kubernetes version reads %r: drop it from the overrides"
+            % (setting, obj.get("apiVersion"), expected)
+        )
+
+
+def scheduler_config(version, settings):
+    """The KubeSchedulerConfiguration object (apiVersion from the table) for ``scheduler_config_file``."""
+    info = kube_versions.lookup(version)
+    s = _settings(settings)
+    config = {
+        "apiVersion": info.scheduler_config_api,
+        "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {"kubeconfig": _join(s["kubeconfig_dir"], "scheduler.conf")},
+        "leaderElection": {"leaderElect": True},
+        "enableProfiling": False,
+    }
+    config = _merge(config, s["scheduler_config_overrides"])
+    _check_api_version(config, info.scheduler_config_api, "scheduler_config_overrides")
+    return config
+
+
+def scheduler_args(version, settings):
+    """kube-scheduler flags (most settings live in :func:`scheduler_config`)."""
+    info = kube_versions.lookup(version)
+    s = _settings(settings)
+    kubeconfig = _join(s["kubeconfig_dir"], "scheduler.conf")
+    f = _Flags("kube-scheduler", info)
+    f.add("config", s["scheduler_config_file"])
+    f.add("bind-address", "127.0.0.1")
+    if info.component_insecure_port_flag:
+        f.add("port", 0)
+    f.add("authentication-kubeconfig", kubeconfig)
+    f.add("authorization-kubeconfig", kubeconfig)
+    f.add("client-ca-file", _join(s["pki_dir"], "ca.crt"))
+    f.add("requestheader-client-ca-file", _join(s["pki_dir"], "front-proxy-ca.crt"))
+    if s["feature_gates"]:
+        f.add("feature-gates", _feature_gates(s["feature_gates"]))
+    f.extend(s["scheduler_extra_args"], "scheduler_extra_args")
+    return f.render()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Node components
+# --------------------------------------------------------------------------------------------------------------
+
+_LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+def _node_name(s, component):
+    name = _required(s, "node_name", component)
+    if not isinstance(name, str) or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name) or len(name) > 253:
+        raise KubeConfigError(
+            "node_name %r is not a valid Node name (lower-case letters, digits, '-' and '.')" % (name,)
+        )
+    return name
+
+
+def _taints(value):
+    out = []
+    if not isinstance(value, (list, tuple)):
+        raise KubeConfigError("node_taints must be a list (got %r)" % (value,))
+    for taint in value:
+        if isinstance(taint, str):
+            match = re.match(r"^([^=:]+)(?:=([^:]*))?:(\w+)$", taint.strip())
+            if not match:
+                raise KubeConfigError("node_taints: %r is not key[=value]:Effect" % (taint,))
+            key, val, effect = match.group(1), match.group(2) or "", match.group(3)
+        elif isinstance(taint, dict) and set(taint) <= {"key", "value", "effect"}:
+            key, val, effect = taint.get("key"), taint.get("value") or "", taint.get("effect")
+        else:
+            raise KubeConfigError("node_taints: %r is neither key[=value]:Effect nor {key, value, effect}" % (taint,))
+        if not isinstance(key, str) or not _LABEL_KEY_RE.match(key):
+            raise KubeConfigError("node_taints: key %r is not a valid taint key" % (key,))
+        if not _LABEL_VALUE_RE.match(str(val)):
+            raise KubeConfigError("node_taints: value %r of %s is not a valid taint value" % (val, key))
+        if effect not in TAINT_EFFECTS:
+            raise KubeConfigError(
+                "node_taints: effect %r of %s must be one of %s" % (effect, key, ", ".join(TAINT_EFFECTS))
+            )
+        item = {"key": key, "effect": effect}
+        if val:
+            item["value"] = str(val)
+        out.append(item)
+    return out
+
+
+def _labels(value):
+    out = []
+    for key in sorted(value):
+        val = value[key]
+        val = _flag_value(val) if isinstance(val, bool) else ("" if val is None else str(val))
+        if not isinstance(key, str) or not _LABEL_KEY_RE.match(key) or not _LABEL_VALUE_RE.match(val):
+            raise KubeConfigError("node_labels: %r=%r is not a valid label" % (key, val))
+        if key.startswith("node-role.kubernetes.io/"):
+            raise KubeConfigError(
+                "node_labels: %s cannot be set by the kubelet (NodeRestriction refuses node-role.kubernetes.io/ "
+                "labels from nodes); apply it through the API" % key
+            )
+        out.append("%s=%s" % (key, val))
+    return out
+
+
+def kubelet_config(version, settings):
+    """The KubeletConfiguration object for ``kubelet_config_file``. Requires ``node_ip`` (for ``address``)."""
+    info = kube_versions.lookup(version)
+    s = _settings(settings)
+    pki = s["pki_dir"]
+    node_ip = _routable_ip(
+        s, "node_ip", "the kubelet", "kubelet refuses a loopback node IP and the node then has no address"
+    )
+    config = {
+        "apiVersion": info.kubelet_config_api,
+        "kind": "KubeletConfiguration",
+        "address": node_ip,
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": _join(pki, "ca.crt")},
+        },
+        "authorization": {"mode": "Webhook"},
+        "cgroupDriver": s["cgroup_driver"],
+        "clusterDNS": [str(_ip("cluster_dns_ip", s["cluster_dns_ip"]))],
+        "clusterDomain": s["cluster_domain"],
+        "failSwapOn": bool(s["fail_swap_on"]),
+        "healthzBindAddress": "127.0.0.1",
+        "healthzPort": 10248,
+        "readOnlyPort": 0,
+        "resolvConf": s["resolv_conf"],
+        "rotateCertificates": False,
+        "serverTLSBootstrap": False,
+        "tlsCertFile": _join(pki, "kubelet.crt"),
+        "tlsPrivateKeyFile": _join(pki, "kubelet.key"),
+        "tlsMinVersion": "VersionTLS12",
+    }
+    if info.kubelet_runtime_endpoint_in_config:
+        config["containerRuntimeEndpoint"] = _cri_socket(s)
+    if info.kubelet_taints_in_config and s["node_taints"]:
+        config["registerWithTaints"] = _taints(s["node_taints"])
+    if s["fail_cgroup_v1"] is not None and info.kubelet_fail_cgroup_v1_default:
+        config["failCgroupV1"] = bool(s["fail_cgroup_v1"])
+    if s["feature_gates"]:
+        config["featureGates"] = dict(sorted(s["feature_gates"].items()))
+    config = _merge(config, s["kubelet_config_overrides"])
+    _check_api_version(config, info.kubelet_config_api, "kubelet_config_overrides")
+    return config
+
+
+def _cri_socket(s):
+    socket = s["cri_socket"]
+    if not isinstance(socket, str) or not socket.startswith("unix:///"):
+        raise KubeConfigError("cri_socket must be a unix:/// URL such as unix:///run/containerd/containerd.sock")
+    return socket
+
+
+def kubelet_args(version, settings):
+    """kubelet flags: what has no KubeletConfiguration field (and, on 1.20, the container runtime)."""
+    info = kube_versions.lookup(version)
+    s = _settings(settings)
+    node_ip = _routable_ip(
+        s, "node_ip", "the kubelet", "kubelet refuses a loopback node IP and the node then has no address"
+    )
+    f = _Flags("kubelet", info)
+    f.add("config", s["kubelet_config_file"])
+    f.add("kubeconfig", _join(s["kubeconfig_dir"], "kubelet.conf"))
+    if info.kubelet_container_runtime_flag:
+        f.add("container-runtime", "remote")
+    if not info.kubelet_runtime_endpoint_in_config:
+        f.add("container-runtime-endpoint", _cri_socket(s))
+    f.add("hostname-override", _node_name(s, "the kubelet"))
+    f.add("node-ip", node_ip)
+    labels = _labels(s["node_labels"])
+    if labels:
+        f.add("node-labels", labels)
+    if not info.kubelet_taints_in_config and s["node_taints"]:
+        f.add(
+            "register-with-taints",
+            [
+                "%s%s:%s" % (t["key"], "=" + t["value"] if "value" in t else "", t["effect"])
+                for t in _taints(s["node_taints"])
+            ],
+        )
+    if s["kubelet_root_dir"]:
+        f.add("root-dir", s["kubelet_root_dir"])
+    f.extend(s["kubelet_extra_args"], "kubelet_extra_args")
+    return f.render()
+
+
+def kube_proxy_config(version, settings):
+    """The KubeProxyConfiguration object for ``kube_proxy_config_file``."""
+    info = kube_versions.lookup(version)
+    s = _settings(settings)
+    config = {
+        "apiVersion": info.kube_proxy_config_api,
+        "kind": "KubeProxyConfiguration",
+        "clientConnection": {"kubeconfig": _join(s["kubeconfig_dir"], "kube-proxy.conf")},
+        "hostnameOverride": _node_name(s, "kube-proxy"),
+        "mode": s["kube_proxy_mode"],
+        "clusterCIDR": str(_network("pod_cidr", s["pod_cidr"])),
+        "healthzBindAddress": "127.0.0.1:10256",
+        "metricsBindAddress": "127.0.0.1:10249",
+        "enableProfiling": False,
+    }
+    if s["node_ip"] is not None:
+        config["bindAddress"] = _routable_ip(s, "node_ip", "kube-proxy", "it is the node's primary address")
+    if s["conntrack_max_per_core"] is not None:
+        config["conntrack"] = {"maxPerCore": _int("conntrack_max_per_core", s["conntrack_max_per_core"])}
+    if s["feature_gates"]:
+        config["featureGates"] = dict(sorted(s["feature_gates"].items()))
+    config = _merge(config, s["kube_proxy_config_overrides"])
+    _check_api_version(config, info.kube_proxy_config_api, "kube_proxy_config_overrides")
+    return config
+
+
+def kube_proxy_args(version, settings):
+    """kube-proxy flags: only ``--config`` (everything else is in :func:`kube_proxy_config`) plus extras."""
+    info = kube_versions.lookup(version)
+    s = _settings(settings)
+    f = _Flags("kube-proxy", info)
+    f.add("config", s["kube_proxy_config_file"])
+    f.extend(s["kube_proxy_extra_args"], "kube_proxy_extra_args")
+    return f.render()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Encryption at rest and audit
+# --------------------------------------------------------------------------------------------------------------
+
+
+def encryption_config(keys, provider="secretbox", resources=("secrets",), identity_fallback=True, version=None):
+    """The EncryptionConfiguration for ``encryption_config_file``.
+
+    ``keys``: list of ``{"name": ..., "secret": <base64>}``, newest first. The first key encrypts new writes;
+    every key decrypts. Key rotation: put the new key first, restart (or let 1.35+ reload), rewrite all Secrets
+    (``kubectl get secrets -A -o json | kubectl replace -f -``), then drop the old key.
+    ``provider``: ``secretbox`` (XSalsa20-Poly1305, 32-byte keys; default), ``aescbc`` or ``aesgcm``.
+    ``identity_fallback``: keep ``identity`` last so data written before encryption was turned on stays
+    readable (remove it once everything was rewritten).
+    ``version``: the Kubernetes version whose table row gives the apiVersion (default: the newest minor; the
+    apiVersion ``apiserver.config.k8s.io/v1`` is the same for every supported minor).
+    """
+    if provider not in ENCRYPTION_PROVIDERS:
+        raise KubeConfigError(
+            "encryption provider %r is not one of %s" % (provider, ", ".join(sorted(ENCRYPTION_PROVIDERS)))
+        )
+    if not isinstance(keys, (list, tuple)) or not keys:
+        raise KubeConfigError("encryption keys must be a non-empty list of {name, secret} (newest first)")
+    names, rendered = set(), []
+    for key in keys:
+        if not isinstance(key, dict) or set(key) != {"name", "secret"}:
+            raise KubeConfigError("each encryption key must be a dict with exactly name and secret")
+        name, secret = key["name"], key["secret"]
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name) or name in names:
+            raise KubeConfigError("encryption key name %r is empty, malformed or used twice" % (name,))
+        names.add(name)
+        try:
+            raw = base64.b64decode(str(secret), validate=True)
+        except (binascii.Error, ValueError):
+            # The secret itself is never put into a message.
+            raise KubeConfigError("encryption key %s: the secret is not valid base64" % name) from None
+        if len(raw) not in ENCRYPTION_PROVIDERS[provider]:
+            raise KubeConfigError(
+                "encryption key %s: %s needs a key of %s bytes (base64 of `head -c 32 /dev/urandom`), got %d bytes"
+                % (name, provider, " or ".join(str(n) for n in ENCRYPTION_PROVIDERS[provider]), len(raw))
+            )
+        rendered.append({"name": name, "secret": str(secret)})
+    if isinstance(resources, str) or not resources or not all(isinstance(r, str) and r for r in resources):
+        raise KubeConfigError("encryption resources must be a list of resource names such as [secrets]")
+    providers = [{provider: {"keys": rendered}}]
+    if identity_fallback:
+        providers.append({"identity": {}})
+    info = kube_versions.lookup(version or kube_versions.DEFAULT_MINOR)
+    return {
+        "apiVersion": info.encryption_config_api,
+        "kind": "EncryptionConfiguration",
+        "resources": [{"resources": list(resources), "providers": providers}],
+    }
+
+
+def audit_policy(version=None):
+    """An audit Policy that records who did what without ever logging a Secret's content.
+
+    Health probes, events and the leader-election/node heartbeat leases are not logged; everything else is
+    logged at Metadata level (user, verb, resource, response code), from ResponseStarted on.
+    ``version`` picks the table row for the apiVersion (default: the newest minor)."""
+    info = kube_versions.lookup(version or kube_versions.DEFAULT_MINOR)
+    return {
+        "apiVersion": info.audit_policy_api,
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [
+            {"level": "None", "nonResourceURLs": ["/healthz*", "/livez*", "/readyz*", "/version"]},
+            {"level": "None", "resources": [{"group": "", "resources": ["events"]}]},
+            {"level": "None", "resources": [{"group": "events.k8s.io", "resources": ["events"]}]},
+            {
+                "level": "None",
+                "verbs": ["get", "update"],
+                "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}],
+            },
+            {
+                "level": "None",
+                "users": ["system:kube-proxy"],
+                "verbs": ["watch"],
+                "resources": [
+                    {"group": "", "resources": ["endpoints", "services", "services/status"]},
+                    {"group": "discovery.k8s.io", "resources": ["endpointslices"]},
+                ],
+            },
+            {"level": "Metadata"},
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# systemd
+# --------------------------------------------------------------------------------------------------------------
+
+_SAFE_ARG_RE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
+
+
+def systemd_exec_args(args, indent="    "):
+    """Join flags for a systemd ``ExecStart=`` line: one per line with `` \\`` continuations, each quoted when
+    it holds anything but plain characters (``%`` is doubled: systemd expands specifiers)."""
+    out = []
+    for arg in args:
+        text = str(arg).replace("%", "%%")
+        if not _SAFE_ARG_RE.match(text):
+            text = '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+        out.append(text)
+    return (" \\\n" + indent).join(out)
