@@ -104,7 +104,8 @@ Security decisions (what is always rendered)
 * kube-controller-manager / kube-scheduler: ``--bind-address=127.0.0.1`` (secure ports 10257/10259 on
   loopback only; ``--port=0`` on 1.20 closes the insecure ports), leader election on, own kubeconfigs for
   client, authentication and authorization, ``--use-service-account-credentials``, cluster signing with the
-  cluster CA, node CIDR allocation from ``pod_cidr``/``node_cidr_mask``, profiling off.
+  cluster CA, node CIDR allocation from ``pod_cidr``/``node_cidr_mask``, profiling off. kube-scheduler 1.20
+  runs from flags, not from its config file, because a 1.20 config file reopens the insecure port 10251.
 * kubelet: anonymous auth off, webhook authentication and authorization, client CA ca.crt, serving
   certificate kubelet.crt/.key from kube_pki, read-only port 0, healthz on 127.0.0.1, TLS 1.2+.
   ``rotateCertificates: false`` and ``serverTLSBootstrap: false``: kube_pki issues and renews the kubelet's
@@ -566,7 +567,10 @@ def _check_api_version(obj, expected, setting):
 
 
 def scheduler_config(version, settings):
-    """The KubeSchedulerConfiguration object (apiVersion from the table) for ``scheduler_config_file``."""
+    """The KubeSchedulerConfiguration object (apiVersion from the table) for ``scheduler_config_file``.
+
+    Rendered for every version so a role can always write the file; :func:`scheduler_args` passes it with
+    ``--config`` only where the table's ``scheduler_uses_config_file`` is true (not on 1.20)."""
     info = kube_versions.lookup(version)
     s = _settings(settings)
     config = {
@@ -582,12 +586,24 @@ def scheduler_config(version, settings):
 
 
 def scheduler_args(version, settings):
-    """kube-scheduler flags (most settings live in :func:`scheduler_config`)."""
+    """kube-scheduler flags. Where the table says the scheduler runs from a file (1.35+) the settings live in
+    :func:`scheduler_config` and ``--config`` points at it; on 1.20 the same settings are given as flags with
+    ``--port=0`` (a 1.20 config file would reopen the insecure port 10251, see the table notes)."""
     info = kube_versions.lookup(version)
     s = _settings(settings)
     kubeconfig = _join(s["kubeconfig_dir"], "scheduler.conf")
     f = _Flags("kube-scheduler", info)
-    f.add("config", s["scheduler_config_file"])
+    if info.scheduler_uses_config_file:
+        f.add("config", s["scheduler_config_file"])
+    else:
+        if s["scheduler_config_overrides"]:
+            raise KubeConfigError(
+                "scheduler_config_overrides cannot be used with Kubernetes %s: its kube-scheduler runs from flags "
+                "(use scheduler_extra_args)" % info.minor
+            )
+        f.add("kubeconfig", kubeconfig)
+        f.add("leader-elect", True)
+        f.add("profiling", False)
     f.add("bind-address", "127.0.0.1")
     if info.component_insecure_port_flag:
         f.add("port", 0)

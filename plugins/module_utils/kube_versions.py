@@ -268,6 +268,7 @@ class MinorInfo(
             # control plane
             "apiserver_insecure_port_flag",  # --insecure-port exists (and must be 0)
             "component_insecure_port_flag",  # kube-controller-manager/kube-scheduler --port exists (must be 0)
+            "scheduler_uses_config_file",  # kube-scheduler runs from --config (else from flags, see 1.20 notes)
             "encryption_config_automatic_reload",  # --encryption-provider-config-automatic-reload exists
             "removed_flags",  # {component: flags that must never be rendered for this minor}
             "feature_gates",  # feature gates the renderers set explicitly ({} : defaults are relied on)
@@ -297,6 +298,7 @@ _V1_20 = MinorInfo(
     kubelet_fail_cgroup_v1_default=False,
     apiserver_insecure_port_flag=True,
     component_insecure_port_flag=True,
+    scheduler_uses_config_file=False,
     encryption_config_automatic_reload=False,
     removed_flags=_NO_REMOVED,
     feature_gates={},
@@ -307,6 +309,10 @@ _V1_20 = MinorInfo(
         "kube-apiserver: --insecure-port=0; kube-controller-manager/kube-scheduler: --port=0 (insecure ports "
         "default to on in 1.20).",
         "kubelet refuses a loopback --node-ip: use the host's real address.",
+        "kube-scheduler runs from flags (--kubeconfig, --leader-elect, --port=0): with --config, 1.20 takes its "
+        "insecure port from the file's healthzBindAddress/metricsBindAddress and ignores --port, and v1beta1 "
+        "defaulting turns an empty address back into 0.0.0.0:10251 (cmd/kube-scheduler/app/options, "
+        "pkg/scheduler/apis/config/v1beta1/defaults.go), so the insecure port cannot be closed with a file.",
         "CRI v1alpha2 only: containerd 1.5-1.7, never 2.x.",
         "Service-account tokens: --service-account-issuer and --service-account-signing-key-file are required.",
     ),
@@ -328,6 +334,7 @@ _V1_35 = MinorInfo(
     kubelet_fail_cgroup_v1_default=True,
     apiserver_insecure_port_flag=False,
     component_insecure_port_flag=False,
+    scheduler_uses_config_file=True,
     encryption_config_automatic_reload=True,
     removed_flags=REMOVED_SINCE_1_20,
     feature_gates={},
