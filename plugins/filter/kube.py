@@ -31,6 +31,7 @@ Versions::
     kube_minor(version)                                     -> '1.20'
     kube_version_compare(a, b)                              -> -1 / 0 / 1 (build metadata ignored)
     kube_version_info(version)                              -> the table row as a dict (apiVersions, CRI, ...)
+    kube_containerd_supported(version, containerd_version)  -> bool (containerd line works with this kubelet)
 
 Examples::
 
@@ -157,6 +158,10 @@ def kube_version_info(version):
     return _call("kube_version_info", kube_versions.as_dict, version)
 
 
+def kube_containerd_supported(version, containerd_version):
+    return _call("kube_containerd_supported", kube_versions.containerd_supported, version, containerd_version)
+
+
 class FilterModule(object):
     """Kubernetes version table and component configuration renderers."""
 
@@ -179,4 +184,5 @@ class FilterModule(object):
             "kube_minor": kube_minor,
             "kube_version_compare": kube_version_compare,
             "kube_version_info": kube_version_info,
+            "kube_containerd_supported": kube_containerd_supported,
         }

@@ -11,6 +11,16 @@ Supported minors: :data:`SUPPORTED_MINORS` (``1.20`` -- the only server version 
 machines, so the end-to-end suite runs it -- and the three newest upstream minors ``1.35``, ``1.36``, ``1.37``).
 :data:`DEFAULT_MINOR` is the newest.
 
+Public interface::
+
+    SUPPORTED_MINORS, DEFAULT_MINOR, TABLE {minor: MinorInfo}, COMPONENTS, REMOVED_SINCE_1_20
+    parse_version(value, require_patch=True) -> KubeVersion(major, minor, patch, prerelease, build)
+    compare(a, b) -> -1 | 0 | 1          minor(value) -> "1.20"          minor_distance(a, b) -> int
+    supported(value, allow_prerelease=False) -> bool
+    lookup(value, allow_prerelease=False) -> MinorInfo      (KubeVersionError when unsupported)
+    removed_flags(value, component) -> tuple                as_dict(value) -> dict (the row)
+    containerd_supported(kube_version, containerd_version) -> bool
+
 Version strings accepted by :func:`parse_version`::
 
     v1.20.2   1.20.2   1.20.2+kubesmith.1   v1.37.0-rc.1   1.35.4-beta.0+build.7
@@ -260,7 +270,7 @@ class MinorInfo(
             "authentication_config_api",  # AuthenticationConfiguration with anonymous.conditions, None: n/a
             # container runtime
             "cri_api",  # CRI API the kubelet speaks: v1alpha2 (<=1.22 only) or v1
-            "containerd_versions",  # containerd lines that work with this kubelet (documentation + preflight)
+            "containerd_versions",  # containerd version prefixes that work with this kubelet ("1.7.", "2.")
             "kubelet_container_runtime_flag",  # --container-runtime=remote must be given (1.20)
             "kubelet_runtime_endpoint_in_config",  # containerRuntimeEndpoint in KubeletConfiguration (1.27+)
             "kubelet_taints_in_config",  # registerWithTaints in KubeletConfiguration (else --register-with-taints)
@@ -291,7 +301,7 @@ _V1_20 = MinorInfo(
     audit_policy_api="audit.k8s.io/v1",
     authentication_config_api=None,
     cri_api="v1alpha2",
-    containerd_versions=("1.5", "1.6", "1.7"),  # containerd 2.x dropped CRI v1alpha2
+    containerd_versions=("1.5.", "1.6.", "1.7."),  # containerd 2.x dropped CRI v1alpha2
     kubelet_container_runtime_flag=True,
     kubelet_runtime_endpoint_in_config=False,
     kubelet_taints_in_config=False,
@@ -327,7 +337,7 @@ _V1_35 = MinorInfo(
     audit_policy_api="audit.k8s.io/v1",
     authentication_config_api="apiserver.config.k8s.io/v1",
     cri_api="v1",
-    containerd_versions=("1.7", "2.0", "2.1", "2.2"),  # 1.35 is the last minor supporting containerd 1.x
+    containerd_versions=("1.7.", "2."),  # 1.35 is the last minor supporting containerd 1.x
     kubelet_container_runtime_flag=False,
     kubelet_runtime_endpoint_in_config=True,
     kubelet_taints_in_config=True,
@@ -343,7 +353,9 @@ _V1_35 = MinorInfo(
         "kubelet refuses to start on a cgroup v1 host unless KubeletConfiguration failCgroupV1 is false.",
         "Last minor that supports containerd 1.x (1.7); upgrade containerd to 2.x before going to 1.36.",
         "AuthenticationConfiguration (apiserver.config.k8s.io/v1) can allow anonymous requests to health "
-        "endpoints only (anonymous.conditions); it replaces --anonymous-auth.",
+        "endpoints only (anonymous.conditions, KEP-4633, stable since 1.34); it replaces --anonymous-auth.",
+        "--encryption-provider-config-automatic-reload (since 1.26): key rotation without restarting.",
+        "kube-proxy: IPVS mode deprecated (nftables is the successor); kubesmith uses iptables.",
     ),
 )
 
@@ -354,11 +366,13 @@ _CARRIED = (
 
 _V1_36 = _V1_35._replace(
     minor="1.36",
-    containerd_versions=("2.0", "2.1", "2.2"),  # containerd 1.x no longer supported (secondary sources)
+    containerd_versions=("2.",),  # containerd 1.x no longer supported (secondary sources)
     confirmed=False,
     notes=_CARRIED
     + (
         "containerd 2.0+ required (containerd 1.x support ended with 1.35).",
+        "kube-apiserver /readyz waits for the watch cache to initialise (reported for 1.36, secondary source): "
+        "allow readiness waits and load-balancer checks a longer start.",
         "kubelet refuses cgroup v1 hosts by default (since 1.35).",
     ),
 )
@@ -369,6 +383,15 @@ TABLE = {info.minor: info for info in (_V1_20, _V1_35, _V1_36, _V1_37)}
 
 if tuple(TABLE) != SUPPORTED_MINORS:  # pragma: no cover - a table edit must keep the two in step
     raise RuntimeError("kube_versions.TABLE and SUPPORTED_MINORS disagree")
+
+
+def containerd_supported(kube_version, containerd_version):
+    """True when ``containerd_version`` (``1.7.24``, ``v2.0.1``, ``1.6.20~ds1-1``) is on a containerd line that
+    works with ``kube_version``'s kubelet (see ``containerd_versions`` in the table)."""
+    text = str(containerd_version).strip().lstrip("v")
+    if not re.match(r"^\d+\.\d+\.", text):
+        raise KubeVersionError("%r is not a containerd version such as 1.7.24" % (containerd_version,))
+    return text.startswith(lookup(kube_version).containerd_versions)
 
 
 def removed_flags(value, component):

@@ -32,6 +32,7 @@ EXPECTED_FILTERS = {
     "kube_minor",
     "kube_version_compare",
     "kube_version_info",
+    "kube_containerd_supported",
 }
 
 
@@ -78,6 +79,10 @@ def test_version_filters():
     assert kube.kube_version_compare("v1.35.1", "v1.37.0") == -1
     assert kube.kube_version_info("1.20")["cri_api"] == "v1alpha2"
     assert kube.kube_version_info("v1.37.0")["cri_api"] == "v1"
+    assert kube.kube_containerd_supported("v1.20.2", "1.7.24") is True
+    assert kube.kube_containerd_supported("v1.20.2", "2.0.1") is False
+    with pytest.raises(AnsibleFilterError, match="kube_containerd_supported: 'x' is not a containerd version"):
+        kube.kube_containerd_supported("v1.20.2", "x")
 
 
 def test_encryption_filter_defaults():

@@ -195,9 +195,33 @@ def test_newest_rows(minor):
 
 
 def test_containerd_lines():
-    assert "1.7" in kv.lookup("1.35").containerd_versions  # last minor with containerd 1.x
+    assert "1.7." in kv.lookup("1.35").containerd_versions  # last minor with containerd 1.x
     for minor in ("1.36", "1.37"):
         assert all(v.startswith("2.") for v in kv.lookup(minor).containerd_versions)
+
+
+@pytest.mark.parametrize(
+    "kube, containerd, expected",
+    [
+        ("v1.20.2", "1.6.20~ds1-1+deb12u3", True),  # bookworm's containerd
+        ("v1.20.2", "1.7.24", True),  # trixie's
+        ("v1.20.2", "v2.0.1", False),  # no CRI v1alpha2
+        ("v1.20.2", "1.4.13", False),
+        ("v1.35.0", "1.7.24", True),
+        ("v1.35.0", "2.1.4", True),
+        ("v1.35.0", "1.6.20", False),
+        ("v1.36.1", "1.7.24", False),
+        ("v1.37.0", "v2.2.0", True),
+        ("v1.37.0", "12.0.0", False),  # a prefix match must not be fooled by more digits
+    ],
+)
+def test_containerd_supported(kube, containerd, expected):
+    assert kv.containerd_supported(kube, containerd) is expected
+
+
+def test_containerd_supported_refuses_garbage():
+    with pytest.raises(kv.KubeVersionError, match="is not a containerd version"):
+        kv.containerd_supported("v1.37.0", "latest")
 
 
 def test_same_apis_everywhere_for_encryption_and_audit():
