@@ -144,6 +144,8 @@ up() {
     name=${args[i]}; ip=${args[i+1]}
     case $name in ks-*) ;; *) ks_die "host names start with ks- (cleanup finds them by name): $name";; esac
     podman container exists "$name" && continue
+    # a recycled address may still have the previous container's MAC in this machine's neighbour table
+    ip neigh flush to "$ip" 2>/dev/null || true
     podman run -d --name "$name" --hostname "$name" --network "$KS_NET" --ip "$ip" \
       --systemd=always --privileged -v /var/lib/containerd "$KS_IMAGE_PREFIX:bookworm" /sbin/init >/dev/null
   done
@@ -155,6 +157,8 @@ up() {
         { podman exec "$name" systemctl --failed || true; ks_die "$name did not finish booting"; }
     fi
     podman exec "$name" ip route replace default via "$KS_GATEWAY"
+    # prime both neighbour tables (seen here: a new host's replies to this machine lost until it ARPs itself)
+    podman exec "$name" ping -c1 -W2 "$KS_GATEWAY" >/dev/null || ks_die "$name cannot reach the lab gateway $KS_GATEWAY"
     podman exec "$name" sh -c "echo 'Acquire::http::Proxy \"http://$KS_GATEWAY:3142\";' > /etc/apt/apt.conf.d/01proxy"
   done
 }
