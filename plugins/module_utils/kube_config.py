@@ -70,9 +70,11 @@ kubelet:
   logs/exec/port-forward then fail), ``cgroup_driver`` ("systemd"; must match containerd's ``SystemdCgroup``),
   ``cri_socket`` ("unix:///run/containerd/containerd.sock"), ``resolv_conf`` ("/etc/resolv.conf"),
   ``fail_swap_on`` (true), ``fail_cgroup_v1`` (None: the version's default; false lets 1.35+ run on a cgroup
-  v1 host; ignored on versions without the field), ``node_labels`` ({}: --node-labels; the
-  ``node-role.kubernetes.io/*`` prefix is refused because NodeRestriction forbids the kubelet to set it --
-  apply those through the API), ``node_taints`` ([]: "key=value:Effect" strings or {key, value, effect} dicts),
+  v1 host; ignored on versions without the field),
+  ``node_labels`` ({}: --node-labels; labels under kubernetes.io/k8s.io are refused unless the kubelet may set
+  them itself -- ``node.kubernetes.io/``, ``kubelet.kubernetes.io/`` and a few well-known keys;
+  ``node-role.kubernetes.io/*`` and the rest go through the API),
+  ``node_taints`` ([]: "key=value:Effect" strings or {key, value, effect} dicts),
   ``kubelet_config_file``, ``kubelet_root_dir`` (None: /var/lib/kubelet),
   ``kubelet_config_overrides`` ({}: deep-merged; any upstream KubeletConfiguration field),
   ``kubelet_extra_args`` ({}).
@@ -663,6 +665,35 @@ def _taints(value):
     return out
 
 
+# Labels a kubelet may set on its own Node in the kubernetes.io / k8s.io namespaces (any other label there makes
+# the kubelet refuse to start; NodeRestriction also refuses node-role.kubernetes.io/ from nodes).
+_KUBELET_LABELS = (
+    "kubernetes.io/hostname",
+    "kubernetes.io/os",
+    "kubernetes.io/arch",
+    "beta.kubernetes.io/os",
+    "beta.kubernetes.io/arch",
+    "beta.kubernetes.io/instance-type",
+    "node.kubernetes.io/instance-type",
+    "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone",
+    "failure-domain.beta.kubernetes.io/region",
+)
+_KUBELET_LABEL_DOMAINS = ("kubelet.kubernetes.io", "node.kubernetes.io")
+
+
+def _in_domain(domain, parent):
+    return domain == parent or domain.endswith("." + parent)
+
+
+def _kubelet_may_set(key):
+    domain = key.split("/", 1)[0] if "/" in key else ""
+    if not (_in_domain(domain, "kubernetes.io") or _in_domain(domain, "k8s.io")):
+        return True
+    return key in _KUBELET_LABELS or any(_in_domain(domain, d) for d in _KUBELET_LABEL_DOMAINS)
+
+
 def _labels(value):
     out = []
     for key in sorted(value):
@@ -670,10 +701,11 @@ def _labels(value):
         val = _flag_value(val) if isinstance(val, bool) else ("" if val is None else str(val))
         if not isinstance(key, str) or not _LABEL_KEY_RE.match(key) or not _LABEL_VALUE_RE.match(val):
             raise KubeConfigError("node_labels: %r=%r is not a valid label" % (key, val))
-        if key.startswith("node-role.kubernetes.io/"):
+        if not _kubelet_may_set(key):
             raise KubeConfigError(
-                "node_labels: %s cannot be set by the kubelet (NodeRestriction refuses node-role.kubernetes.io/ "
-                "labels from nodes); apply it through the API" % key
+                "node_labels: the kubelet may not set %s on its own Node (kubernetes.io/k8s.io labels are limited to "
+                "the node.kubernetes.io/ and kubelet.kubernetes.io/ prefixes and a few well-known keys; "
+                "node-role.kubernetes.io/ is refused by NodeRestriction): apply it through the API" % key
             )
         out.append("%s=%s" % (key, val))
     return out

@@ -325,6 +325,9 @@ _V1_20 = MinorInfo(
         "pkg/scheduler/apis/config/v1beta1/defaults.go), so the insecure port cannot be closed with a file.",
         "CRI v1alpha2 only: containerd 1.5-1.7, never 2.x.",
         "Service-account tokens: --service-account-issuer and --service-account-signing-key-file are required.",
+        "Feature gates relied on: none set. Defaults seen in the v1.20.2 --help: BoundServiceAccountTokenVolume "
+        "alpha/off (pods get secret-based service-account tokens), ServiceAccountIssuerDiscovery beta/on, "
+        "RotateKubeletServerCertificate beta/on (unused: serverTLSBootstrap is false).",
     ),
 )
 

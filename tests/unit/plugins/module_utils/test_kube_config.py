@@ -418,6 +418,32 @@ def test_bad_settings(func, extra, match):
         func("v1.37.0", settings(**extra))
 
 
+@pytest.mark.parametrize(
+    "key, allowed",
+    [
+        ("pool", True),
+        ("example.com/pool", True),
+        ("node.kubernetes.io/pool", True),
+        ("sub.node.kubernetes.io/pool", True),
+        ("kubelet.kubernetes.io/x", True),
+        ("topology.kubernetes.io/zone", True),
+        ("kubernetes.io/hostname", True),
+        ("node-role.kubernetes.io/worker", False),
+        ("node-restriction.kubernetes.io/pool", False),
+        ("kubernetes.io/role", False),
+        ("example.k8s.io/pool", False),
+        ("notkubernetes.io/pool", True),
+    ],
+)
+def test_node_labels_the_kubelet_may_set(key, allowed):
+    s = settings(node_labels={key: "x"})
+    if allowed:
+        assert flags(kc.kubelet_args("v1.37.0", s))["--node-labels"] == "%s=x" % key
+    else:
+        with pytest.raises(kc.KubeConfigError, match="the kubelet may not set"):
+            kc.kubelet_args("v1.37.0", s)
+
+
 def test_settings_must_be_a_dict():
     with pytest.raises(kc.KubeConfigError, match="settings must be a dict"):
         kc.kube_proxy_args("v1.37.0", ["node_name"])
