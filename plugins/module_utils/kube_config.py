@@ -44,7 +44,8 @@ Paths (layout of ``plugins/module_utils/pki.py``):
   go; see :func:`config_files` for the names; each ``*_file`` key below overrides one).
 kube-apiserver:
   ``advertise_address`` (*required for* apiserver_args: this control-plane host's address, not loopback),
-  ``etcd_servers`` (*required for* apiserver_args: list of https:// client URLs, never a load balancer),
+  ``etcd_servers`` (*required for* apiserver_args: list -- or comma-separated string -- of https:// client
+  URLs, never a load balancer),
   ``apiserver_bind_address`` ("0.0.0.0"), ``apiserver_port`` (6443),
   ``service_account_issuer`` ("https://kubernetes.default.svc.<cluster_domain>"),
   ``service_node_port_range`` (None: upstream default 30000-32767),
@@ -502,7 +503,7 @@ def _port(name, value):
 
 
 def _etcd_servers(value):
-    servers = [value] if isinstance(value, str) else value
+    servers = [u.strip() for u in value.split(",") if u.strip()] if isinstance(value, str) else value
     if not isinstance(servers, (list, tuple)) or not servers:
         raise KubeConfigError("etcd_servers must be a list of https:// URLs (got %r)" % (value,))
     for url in servers:

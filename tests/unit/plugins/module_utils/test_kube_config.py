@@ -482,6 +482,11 @@ def test_paths_follow_the_directories():
     }
 
 
+def test_etcd_servers_as_a_comma_separated_string():
+    s = settings(etcd_servers="https://10.0.0.11:2379, https://10.0.0.12:2379")
+    assert flags(kc.apiserver_args("v1.20.2", s))["--etcd-servers"] == "https://10.0.0.11:2379,https://10.0.0.12:2379"
+
+
 def test_switches_turn_features_off():
     s = settings(
         encryption_enabled=False,
