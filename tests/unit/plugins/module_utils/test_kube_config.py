@@ -3,7 +3,6 @@ checked against the version table."""
 
 import base64
 import os
-import subprocess
 
 import pytest
 from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config as kc
@@ -591,27 +590,3 @@ def test_systemd_exec_args():
     text = kc.systemd_exec_args(["--a=1", "--b=x y", '--c="q"', "--d=50%", "--e=a,b:c/d"])
     assert text.split(" \\\n    ") == ["--a=1", '"--b=x y"', '"--c=\\"q\\""', "--d=50%%", "--e=a,b:c/d"]
     assert kc.systemd_exec_args([]) == ""
-
-
-# --------------------------------------------------------------------------- the real 1.20 binaries, when built
-
-_BIN_DIR = os.environ.get("KS_KUBE_BIN_DIR", "/var/cache/kubesmith/mirror/dl.k8s.io/release/v1.20.2/bin/linux/amd64")
-
-
-@pytest.mark.skipif(not os.path.isfile(os.path.join(_BIN_DIR, "kubelet")), reason="no v1.20 binaries built here")
-@pytest.mark.parametrize("component", sorted(ARGS))
-def test_every_rendered_flag_parses_in_the_real_1_20_binary(component):
-    """`<binary> <our flags> --help` exits 0 only when every flag exists (an unknown flag exits 1)."""
-    every_option = settings(
-        node_labels={"pool": "apps"},
-        node_taints=["dedicated=ops:NoSchedule"],
-        kubelet_root_dir="/var/lib/kubelet",
-        feature_gates={"RotateKubeletServerCertificate": True},
-        cluster_signing_duration="8760h",
-        service_node_port_range="30000-32767",
-    )
-    args = ARGS[component]("v1.20.2", every_option)
-    result = subprocess.run(
-        [os.path.join(_BIN_DIR, component)] + args + ["--help"], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
