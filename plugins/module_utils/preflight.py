@@ -243,6 +243,13 @@ def address_errors(hosts):
                 % (entry["host"], entry.get("address_source") or "node_ip", address)
             )
             continue
+        if ip.is_loopback():
+            errors.append(
+                "host %s: %s %s is a loopback address: other nodes cannot reach it and the kubelet refuses it - "
+                "set node_ip to the address the node uses in the cluster"
+                % (entry["host"], entry.get("address_source") or "node_ip", address)
+            )
+            continue
         by_address.setdefault(str(ip), []).append("%s (%s)" % (entry["host"], entry.get("address_source")))
     for address, owners in sorted(by_address.items()):
         if len(owners) > 1:

@@ -58,11 +58,17 @@ def _ssh_inventory(groups, host_vars=None, cluster_vars=None):
     return {"all": {"vars": dict(SSH_VARS, **(cluster_vars or {})), "children": children}}
 
 
+def _first_global_ipv4():
+    """This machine's first non-loopback IPv4 address (read locally, nothing is sent)."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True)
+    return out.stdout.split()[3].split("/")[0]
+
+
 def _local_inventory(cluster_vars=None):
     """localhost in every group, reached without ssh; fact gathering is read-only."""
     host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     if not _has_default_ipv4_route():
-        host["node_ip"] = "127.0.0.1"  # no default route here: facts would give no node address
+        host["node_ip"] = _first_global_ipv4()  # no default route here: facts would give no node address
     groups = ("etcd", "control_plane", "workers")
     return {
         "all": {

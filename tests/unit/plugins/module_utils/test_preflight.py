@@ -778,3 +778,13 @@ def test_default_settings_match_role_defaults_and_argument_specs():
         assert options[key]["default"] == value, key
     for key, value in defaults.items():
         assert options[key]["default"] == value, key
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.1.2.3", "::1"])
+def test_address_errors_refuse_loopback(address):
+    hosts = [pf.make_host("cp1", node_ip=address)]
+    [message] = pf.address_errors(hosts)
+    assert message == (
+        "host cp1: node_ip %s is a loopback address: other nodes cannot reach it and the kubelet refuses it - "
+        "set node_ip to the address the node uses in the cluster" % address
+    )
