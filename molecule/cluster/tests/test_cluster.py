@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+import testinfra
 
 CONTROL_PLANE = {"ks-cl-1": "10.127.0.41", "ks-cl-2": "10.127.0.42", "ks-cl-3": "10.127.0.43"}
 WORKERS = {"ks-cl-4": "10.127.0.44"}
@@ -32,18 +33,12 @@ spec:
 """
 
 
-def _me(host):
-    return host.backend.get_hostname()
+FIRST = sorted(CONTROL_PLANE)[0]  # cluster-wide checks run once, from the first control-plane host
 
 
-def _only(host, names):
-    if _me(host) not in names:
-        pytest.skip("not a %s host" % ("control-plane" if names is CONTROL_PLANE else "worker"))
-
-
-def _first_control_plane(host):
-    if _me(host) != sorted(CONTROL_PLANE)[0]:
-        pytest.skip("cluster-wide check, run once from the first control-plane host")
+def _host(name):
+    # tests choose their hosts by role (parametrized by name) instead of skipping the others
+    return testinfra.get_host("podman://" + name)
 
 
 def _running(host, unit):
@@ -52,14 +47,15 @@ def _running(host, unit):
     assert service.is_enabled
 
 
+@pytest.mark.parametrize("name", sorted(CONTROL_PLANE))
 @pytest.mark.parametrize("unit", ["kube-apiserver", "kube-controller-manager", "kube-scheduler"])
-def test_control_plane_services_running(host, unit):
-    _only(host, CONTROL_PLANE)
-    _running(host, unit)
+def test_control_plane_services_running(name, unit):
+    _running(_host(name), unit)
 
 
-def test_apiserver_readyz_with_client_certificate_and_refuses_anonymous(host):
-    _only(host, CONTROL_PLANE)
+@pytest.mark.parametrize("name", sorted(CONTROL_PLANE))
+def test_apiserver_readyz_with_client_certificate_and_refuses_anonymous(name):
+    host = _host(name)
     ready = host.run("curl -sS --max-time 5 %s https://127.0.0.1:6443/readyz" % CLIENT)
     assert ready.rc == 0 and ready.stdout.strip() == "ok", ready.stdout + ready.stderr
     anonymous = host.run(
@@ -68,29 +64,30 @@ def test_apiserver_readyz_with_client_certificate_and_refuses_anonymous(host):
     assert anonymous.stdout.strip() == "401", anonymous.stdout + anonymous.stderr
 
 
-def test_encryption_and_audit_files_are_private(host):
-    _only(host, CONTROL_PLANE)
+@pytest.mark.parametrize("name", sorted(CONTROL_PLANE))
+def test_encryption_and_audit_files_are_private(name):
+    host = _host(name)
     for path in ("/etc/kubernetes/encryption-config.yaml", "/etc/kubernetes/audit-policy.yaml"):
         config = host.file(path)
         assert config.is_file and config.mode == 0o600 and config.user == "root", path
     assert host.file("/var/log/kubernetes/audit/audit.log").is_file
 
 
+@pytest.mark.parametrize("name", sorted(WORKERS))
 @pytest.mark.parametrize("unit", ["kubelet", "kube-proxy"])
-def test_worker_services_running(host, unit):
-    _only(host, WORKERS)
-    _running(host, unit)
+def test_worker_services_running(name, unit):
+    _running(_host(name), unit)
 
 
-def test_kubelet_refuses_anonymous_requests(host):
-    _only(host, WORKERS)
+def test_kubelet_refuses_anonymous_requests():
+    host = _host(FIRST)
     for name, ip in WORKERS.items():
         out = host.run("curl -sk -o /dev/null -w '%%{http_code}' --max-time 5 https://%s:10250/pods" % ip)
         assert out.stdout.strip() == "401", (name, out.stdout, out.stderr)
 
 
-def test_every_node_ready_with_the_version_asked(host):
-    _first_control_plane(host)
+def test_every_node_ready_with_the_version_asked():
+    host = _host(FIRST)
     out = host.run("%s get nodes -o json" % KUBECTL)
     assert out.rc == 0, out.stderr
     nodes = {item["metadata"]["name"]: item for item in json.loads(out.stdout)["items"]}
@@ -103,8 +100,8 @@ def test_every_node_ready_with_the_version_asked(host):
         assert node["spec"].get("podCIDR"), name
 
 
-def test_secret_is_encrypted_in_etcd(host):
-    _first_control_plane(host)
+def test_secret_is_encrypted_in_etcd():
+    host = _host(FIRST)
     host.run("%s delete secret ks-encrypted --ignore-not-found" % KUBECTL)
     created = host.run("%s create secret generic ks-encrypted --from-literal=word=plaintext-canary" % KUBECTL)
     assert created.rc == 0, created.stderr
@@ -115,8 +112,8 @@ def test_secret_is_encrypted_in_etcd(host):
     host.run("%s delete secret ks-encrypted" % KUBECTL)
 
 
-def test_busybox_pod_runs_from_the_preloaded_image(host):
-    _first_control_plane(host)
+def test_busybox_pod_runs_from_the_preloaded_image():
+    host = _host(FIRST)
     host.run("%s delete pod ks-busybox --ignore-not-found --wait=true" % KUBECTL)
     # the default service account appears a moment after the controller-manager starts
     deadline = time.monotonic() + 60
