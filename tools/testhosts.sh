@@ -146,7 +146,8 @@ up() {
     podman container exists "$name" && continue
     # a recycled address may still have the previous container's MAC in this machine's neighbour table
     ip neigh flush to "$ip" 2>/dev/null || true
-    podman run -d --name "$name" --hostname "$name" --network "$KS_NET" --ip "$ip" \
+    # --cgroupns=private: a kubelet inside needs its own cgroup tree on these cgroup-v1 machines
+    podman run -d --name "$name" --hostname "$name" --network "$KS_NET" --ip "$ip" --cgroupns=private \
       --systemd=always --privileged -v /var/lib/containerd "$KS_IMAGE_PREFIX:bookworm" /sbin/init >/dev/null
   done
   for ((i = 0; i < ${#args[@]}; i += 2)); do
