@@ -121,7 +121,7 @@ def test_busybox_pod_runs_from_the_preloaded_image():
         created = host.run("%s apply -f - <<'EOF'\n%s\nEOF" % (KUBECTL, BUSYBOX_POD))
         if created.rc == 0 or time.monotonic() > deadline:
             break
-        time.sleep(2)
+        time.sleep(2)  # poll interval of a readiness check bounded by the deadline above
     assert created.rc == 0, created.stderr
     ready = host.run("%s wait --for=condition=Ready pod/ks-busybox --timeout=120s" % KUBECTL)
     described = host.run("%s describe pod ks-busybox" % KUBECTL).stdout
