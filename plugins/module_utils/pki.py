@@ -22,6 +22,8 @@ File layout (defaults; the directories are settings)::
         sa.key sa.pub                                        service-account signing key pair
         apiserver.crt/.key  apiserver-kubelet-client.crt/.key  front-proxy-client.crt/.key
         apiserver-etcd-client.crt/.key                       (signed by the etcd CA)
+        apiserver-health-client.crt/.key                     load-balancer health checks of /readyz (control-plane
+                                                             and load-balancer hosts)
         kubelet.crt/.key                                     kubelet serving certificate (every node)
     /etc/etcd/pki/                  etcd CA and member certificates
         ca.crt [ca.key on control-plane hosts] [ca-chain.crt]
@@ -43,6 +45,7 @@ ETCD_CA = "etcd-ca"
 FRONT_PROXY_CA = "front-proxy-ca"
 CA_IDS = (KUBERNETES_CA, ETCD_CA, FRONT_PROXY_CA)
 SERVICE_ACCOUNT = "sa"
+HEALTH_CLIENT_CN = "kubesmith:apiserver-health"
 
 CA_COMMON_NAMES = {
     KUBERNETES_CA: "kubernetes-ca",
@@ -435,7 +438,7 @@ def _specs_for_node(node, view, settings, roles):
     cp_url = settings.control_plane_server or api_url
     is_cp = "control_plane" in roles
     specs = []
-    if is_cp or "node" in roles:
+    if is_cp or "node" in roles or "load_balancer" in roles:
         specs.append(_ca_copy(KUBERNETES_CA, node, pki, "ca", with_key=is_cp))
     if is_cp or "etcd" in roles:
         specs.append(_ca_copy(ETCD_CA, node, etcd_pki, "ca", with_key=is_cp))
@@ -494,6 +497,12 @@ def _specs_for_node(node, view, settings, roles):
                 server=api_url,
             ),
         ]
+    if is_cp or "load_balancer" in roles:
+        # The load balancer's /readyz check: any authenticated user may read /readyz, /healthz, /livez and /version
+        # (ClusterRole system:public-info-viewer), so no organisation -- the certificate grants nothing else.
+        specs.append(
+            _leaf("apiserver-health-client", node, KUBERNETES_CA, CLIENT, HEALTH_CLIENT_CN, directory=pki),
+        )
     if "etcd" in roles:
         dns, ips = _split_sans(list(node.dns_names) + ["localhost"] + list(node.ip_addresses) + ["127.0.0.1"])
         specs += [
@@ -551,7 +560,12 @@ def _specs_for_node(node, view, settings, roles):
 def required_certificates(view, settings, host=None):
     """Every :class:`CertSpec` the cluster needs, in a stable order; only ``host``'s when given."""
     roles = {}
-    for group, members in (("control_plane", view.control_plane), ("etcd", view.etcd), ("node", view.nodes)):
+    for group, members in (
+        ("control_plane", view.control_plane),
+        ("etcd", view.etcd),
+        ("node", view.nodes),
+        ("load_balancer", view.load_balancers),
+    ):
         for node in members:
             roles.setdefault(node.host, set()).add(group)
     specs = []
@@ -572,6 +586,7 @@ def leaf_names():
         "controller-manager",
         "scheduler",
         "admin",
+        "apiserver-health-client",
         "etcd-server",
         "etcd-peer",
         "etcd-healthcheck-client",

@@ -38,7 +38,8 @@ description:
     (client; O C(system:masters)), C(front-proxy-client) (client, front-proxy CA), C(apiserver-etcd-client)
     (client, CN C(kube-apiserver-etcd-client), etcd CA), and the kubeconfigs C(controller-manager.conf)
     (CN C(system:kube-controller-manager)), C(scheduler.conf) (CN C(system:kube-scheduler)) with server
-    O(control_plane_server), C(admin.conf) (CN C(kubernetes-admin), O C(system:masters)) with the API endpoint.'
+    O(control_plane_server), C(admin.conf) (CN C(kubernetes-admin), O C(system:masters)) with the API endpoint,
+    C(apiserver-health-client.crt)/C(.key) (see load balancers).'
   - 'etcd hosts - C(<etcd_pki_dir>/ca.crt), C(server.crt)/C(.key) and C(peer.crt)/C(.key) (CN the node name; SANs
     its names and IPs, C(localhost), C(127.0.0.1); EKU serverAuth and clientAuth for both - etcd also dials its own
     client port with the server certificate), C(healthcheck-client.crt)/C(.key) (CN C(kube-etcd-healthcheck-client),
@@ -47,6 +48,11 @@ description:
     C(system:node:<name>), O C(system:nodes), SANs the node names and IPs), the kubeconfigs C(kubelet.conf)
     (CN C(system:node:<name>), O C(system:nodes)) and C(kube-proxy.conf) (CN C(system:kube-proxy)), with the API
     endpoint.'
+  - 'Load balancers (hosts of group C(load_balancers), and every control-plane host, where the VIP or local proxy
+    may run) - C(ca.crt) (no key) and C(apiserver-health-client.crt)/C(.key) (client, cluster CA, CN
+    C(kubesmith:apiserver-health), no organisation, no SAN): haproxy checks each apiserver''s C(/readyz) with it.
+    The built-in ClusterRole C(system:public-info-viewer) lets any authenticated user read C(/readyz),
+    C(/healthz), C(/livez) and C(/version); the certificate grants nothing else.'
   - 'Key usage: server certificates digitalSignature (+ keyEncipherment with RSA keys), EKU serverAuth; client
     certificates digitalSignature, EKU clientAuth; etcd server/peer both EKUs. CAs: keyCertSign, cRLSign,
     digitalSignature, basicConstraints CA:TRUE pathlen 0.'
@@ -86,7 +92,8 @@ options:
     description:
       - O(state=present) - leaves to reissue whatever their state (new key and certificate), by name, or V(all)
         (certificate renewal). Names are C(apiserver), C(apiserver-kubelet-client), C(front-proxy-client),
-        C(apiserver-etcd-client), C(controller-manager), C(scheduler), C(admin), C(etcd-server), C(etcd-peer),
+        C(apiserver-etcd-client), C(controller-manager), C(scheduler), C(admin), C(apiserver-health-client),
+        C(etcd-server), C(etcd-peer),
         C(etcd-healthcheck-client), C(kubelet), C(kubelet-client), C(kube-proxy). CAs cannot be named.
     type: list
     elements: str

@@ -175,13 +175,14 @@ def test_first_run_builds_everything(hosts):
         "sa": "generated",
     }
     assert "BEGIN PRIVATE KEY" in ca["ca"]["kubernetes-ca"]["key"]
-    assert all(present[h]["changed"] for h in PKI_HOSTS)
-    assert present["lb1"]["changed"] is False and "holds no PKI files" in present["lb1"]["msg"]
+    assert all(present[h]["changed"] for h in PKI_HOSTS + ["lb1"])
+    # a load-balancer host: the cluster CA certificate (no key) and the /readyz health-check client
+    assert present["lb1"]["issued"] == ["apiserver-health-client"]
     assert present["w1"]["issued"] == ["kubelet", "kubelet-client", "kube-proxy"]
-    assert present["cp2"]["msg"].startswith("issue 10, write 4")
-    assert present["cp1"]["msg"].startswith("issue 10, write 0")  # state=ca wrote the CAs there already
+    assert present["cp2"]["msg"].startswith("issue 11, write 4")
+    assert present["cp1"]["msg"].startswith("issue 11, write 0")  # state=ca wrote the CAs there already
     # one read and one write per host for present; one read + one write for ca; one read per inspect
-    assert hosts.count("read") == 4 + 1 + 4 and hosts.count("write") == 1 + 4
+    assert hosts.count("read") == 4 + 1 + 5 and hosts.count("write") == 1 + 5
     root = str(hosts.root)
     assert os.stat(root + "/cp2/etc/kubernetes/pki/apiserver.key").st_mode & 0o777 == 0o600
     assert os.stat(root + "/cp2/etc/kubernetes/pki/apiserver.crt").st_mode & 0o777 == 0o644
@@ -193,6 +194,19 @@ def test_first_run_builds_everything(hosts):
         root + "/cp2/etc/kubernetes/pki/front-proxy-ca.crt", root + "/cp2/etc/kubernetes/pki/front-proxy-client.crt"
     )
     openssl_verify(root + "/w1/etc/kubernetes/pki/ca.crt", root + "/w1/etc/kubernetes/pki/kubelet.crt")
+    openssl_verify(
+        root + "/lb1/etc/kubernetes/pki/ca.crt", root + "/lb1/etc/kubernetes/pki/apiserver-health-client.crt"
+    )
+    openssl_verify(
+        root + "/cp2/etc/kubernetes/pki/ca.crt", root + "/cp2/etc/kubernetes/pki/apiserver-health-client.crt"
+    )
+    assert os.stat(root + "/lb1/etc/kubernetes/pki/apiserver-health-client.key").st_mode & 0o777 == 0o600
+    assert not os.path.exists(root + "/lb1/etc/kubernetes/pki/ca.key")
+    assert sorted(os.listdir(root + "/lb1/etc/kubernetes/pki")) == [
+        "apiserver-health-client.crt",
+        "apiserver-health-client.key",
+        "ca.crt",
+    ]
     # the same CA everywhere
     cas = {read(root + "/%s/etc/kubernetes/pki/ca.crt" % h) for h in PKI_HOSTS}
     assert len(cas) == 1
@@ -202,7 +216,7 @@ def test_second_run_changes_nothing(built):
     inspect, ca, present = converge(built)
     assert ca["changed"] is False and {v["change"] for v in ca["cas"].values()} == {"existing"}
     assert not any(r["changed"] for r in present.values())
-    assert {r["msg"] for h, r in present.items() if h != "lb1"} == {"PKI up to date"}
+    assert {r["msg"] for r in present.values()} == {"PKI up to date"}
     assert built.count("write") == 0
     assert inspect["cp1"]["leaf_issuers"] == ["etcd-ca", "front-proxy-ca", "kubernetes-ca"]
     assert inspect["w1"]["leaf_issuers"] == ["kubernetes-ca"]

@@ -138,9 +138,11 @@ CP_NAMES = [
     "controller-manager",
     "scheduler",
     "admin",
+    "apiserver-health-client",
 ]
 ETCD_NAMES = ["etcd-server", "etcd-peer", "etcd-healthcheck-client"]
 NODE_NAMES = ["kubelet", "kubelet-client", "kube-proxy"]
+LB_NAMES = ["kubernetes-ca", "apiserver-health-client"]
 
 
 @pytest.mark.parametrize(
@@ -156,7 +158,7 @@ NODE_NAMES = ["kubelet", "kubelet-client", "kube-proxy"]
         # external etcd: etcd members get the etcd CA certificate only
         (
             {"control_plane": ["cp1"], "etcd": ["e1", "e2", "e3"], "workers": ["w1"], "load_balancers": ["lb1"]},
-            {"cp1": CP_NAMES, "e1": ["etcd-ca"] + ETCD_NAMES, "w1": ["kubernetes-ca"] + NODE_NAMES, "lb1": []},
+            {"cp1": CP_NAMES, "e1": ["etcd-ca"] + ETCD_NAMES, "w1": ["kubernetes-ca"] + NODE_NAMES, "lb1": LB_NAMES},
         ),
     ],
 )
@@ -164,6 +166,46 @@ def test_certificate_set_per_topology(groups, expected):
     v = P.inventory_view(groups, {})
     for host, names in expected.items():
         assert [s.name for s in P.required_certificates(v, Settings(), host=host)] == names
+
+
+@pytest.mark.parametrize(
+    "groups, expected",
+    [
+        # load balancers on dedicated hosts: CA certificate + health client there, and on every control-plane host
+        (
+            {
+                "control_plane": ["cp1", "cp2"],
+                "etcd": ["cp1", "cp2"],
+                "workers": ["w1"],
+                "load_balancers": ["lb1", "lb2"],
+            },
+            ["cp1", "cp2", "lb1", "lb2"],
+        ),
+        # no load_balancers group (VIP on the control-plane hosts, or a local proxy): the control-plane hosts only
+        ({"control_plane": ["cp1"], "etcd": ["e1"], "workers": ["w1", "w2"]}, ["cp1"]),
+        # a load balancer that is also a worker gets both sets, the CA copy once
+        ({"control_plane": ["cp1"], "etcd": ["cp1"], "workers": ["w1"], "load_balancers": ["w1"]}, ["cp1", "w1"]),
+    ],
+)
+def test_health_client_hosts(groups, expected):
+    specs = P.required_certificates(P.inventory_view(groups, {}), Settings(pki_dir="/srv/pki"))
+    health = [s for s in specs if s.name == "apiserver-health-client"]
+    assert [s.host for s in health] == expected
+    for spec in health:
+        assert spec.paths == ("/srv/pki/apiserver-health-client.crt", "/srv/pki/apiserver-health-client.key")
+        assert spec.file_modes()["/srv/pki/apiserver-health-client.key"] == "0600"
+        assert (spec.profile, spec.issuer, spec.organizations, spec.dns_names, spec.ip_addresses) == (
+            P.CLIENT,
+            KUBERNETES_CA,
+            (),
+            (),
+            (),
+        )
+        ca = [s for s in specs if s.host == spec.host and s.name == KUBERNETES_CA]
+        assert len(ca) == 1 and ca[0].cert_path == "/srv/pki/ca.crt"
+        assert (ca[0].key_path is not None) == (spec.host in groups["control_plane"])
+    assert "apiserver-health-client" in P.leaf_names()
+    assert P.validate_reissue(["apiserver-health-client"]) == ("apiserver-health-client",)
 
 
 def test_ca_keys_only_on_control_plane_hosts():
@@ -188,6 +230,8 @@ IDENTITIES = [
     ("controller-manager", KUBERNETES_CA, P.CLIENT, "system:kube-controller-manager", ()),
     ("scheduler", KUBERNETES_CA, P.CLIENT, "system:kube-scheduler", ()),
     ("admin", KUBERNETES_CA, P.CLIENT, "kubernetes-admin", ("system:masters",)),
+    # /readyz for the load balancer: any authenticated user may read it (system:public-info-viewer), so no group
+    ("apiserver-health-client", KUBERNETES_CA, P.CLIENT, "kubesmith:apiserver-health", ()),
     ("etcd-server", ETCD_CA, P.PEER, "cp1", ()),
     ("etcd-peer", ETCD_CA, P.PEER, "cp1", ()),
     ("etcd-healthcheck-client", ETCD_CA, P.CLIENT, "kube-etcd-healthcheck-client", ()),

@@ -197,7 +197,7 @@ def _check_leaf(spec, issued, ca, settings):
 @pytest.mark.parametrize("fixture", ["ecdsa_cluster", "rsa_cluster"])
 def test_every_leaf_has_its_identity_and_verifies(fixture, request, tmp_path):
     settings, cas, issued = request.getfixturevalue(fixture)
-    assert len(issued) == 26  # 2 control-plane hosts x 7 + 3 etcd members x 3 + 1 node x 3
+    assert len(issued) == 28  # 2 control-plane hosts x 8 + 3 etcd members x 3 + 1 node x 3
     names = sorted({spec.name for spec, _ in issued})
     assert names == sorted(P.leaf_names())
     for spec, leaf in issued:
