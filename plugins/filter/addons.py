@@ -1,0 +1,110 @@
+"""Pod network filters for the addons role (controller side; logic in plugins/module_utils/pod_network.py).
+
+Each filter is called as ``kubesmith.cluster.<name>``:
+
+- ``pod_network_nodes(doc)``: ``kubectl get nodes -o json`` (text or parsed) -> ``{name: {pod_cidr, internal_ip,
+  ready}}``.
+- ``pod_network_missing(nodes, names)`` / ``pod_network_not_ready(nodes, names)``: node names still without a pod
+  CIDR / not Ready (the readiness predicates of the role's waits).
+- ``pod_network_hosts(hosts, hostvars)``: ``[{host, node, address}]`` from the inventory (node name: ``node_name``
+  or the inventory name; address: ``kubesmith.cluster.node_address``).
+- ``pod_network_plan(hosts, nodes, cluster_pod_cidr, required)``: ``{"plan": {host: {node, address, pod_cidr}},
+  "errors": [...]}``.
+- ``pod_network_routes(plan, host)``: the routes ``host`` needs, ``[{dst, via, node}]``.
+- ``pod_network_conflist(pod_cidr, name, bridge, mtu)``: the CNI configuration list as a dict (render with
+  ``to_nice_json``).
+
+Example::
+
+    _addons_plan: >-
+      {{ _addons_network_hosts | kubesmith.cluster.pod_network_hosts(hostvars)
+         | kubesmith.cluster.pod_network_plan(__addons_nodes.stdout | kubesmith.cluster.pod_network_nodes,
+                                              cluster_pod_cidr, ansible_play_hosts_all) }}
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.kubesmith.cluster.plugins.filter.cluster_network import node_address
+from ansible_collections.kubesmith.cluster.plugins.module_utils import pod_network
+
+
+def _wrap(name, func, *args):
+    try:
+        return func(*args)
+    except pod_network.PodNetworkError as exc:
+        raise AnsibleFilterError("kubesmith.cluster.%s: %s" % (name, to_native(exc))) from None
+
+
+def _plain(value):
+    """Ansible lazy containers / unsafe strings -> plain Python (JSON round trip)."""
+    return json.loads(json.dumps(value, default=to_native))
+
+
+def pod_network_nodes(doc):
+    if isinstance(doc, (str, bytes)):
+        try:
+            doc = json.loads(to_native(doc))
+        except ValueError as exc:
+            raise AnsibleFilterError("kubesmith.cluster.pod_network_nodes: not JSON: %s" % to_native(exc)) from None
+    return _wrap("pod_network_nodes", pod_network.parse_nodes, _plain(doc))
+
+
+def pod_network_missing(nodes, names):
+    return pod_network.missing_pod_cidrs(_plain(nodes), [to_native(n) for n in names])
+
+
+def pod_network_not_ready(nodes, names):
+    return pod_network.not_ready(_plain(nodes), [to_native(n) for n in names])
+
+
+def pod_network_hosts(hosts, hostvars):
+    result = []
+    for host in hosts:
+        host = to_native(host)
+        try:
+            host_vars = hostvars[host]
+        except KeyError:
+            raise AnsibleFilterError("kubesmith.cluster.pod_network_hosts: %s is not in the inventory" % host) from None
+        node = host_vars.get("node_name") or host
+        result.append({"host": host, "node": to_native(node), "address": node_address(host_vars)})
+    return result
+
+
+def pod_network_plan(hosts, nodes, cluster_pod_cidr, required=None):
+    required = None if required is None else [to_native(h) for h in required]
+    network_plan, errors = _wrap(
+        "pod_network_plan", pod_network.plan, _plain(hosts), _plain(nodes), to_native(cluster_pod_cidr), required
+    )
+    return {"plan": network_plan, "errors": errors}
+
+
+def pod_network_routes(network_plan, host):
+    network_plan = _plain(network_plan)
+    network_plan = network_plan.get("plan", network_plan) if "errors" in network_plan else network_plan
+    return _wrap("pod_network_routes", pod_network.routes_for, network_plan, to_native(host))
+
+
+def pod_network_conflist(pod_cidr, name=pod_network.DEFAULT_NETWORK_NAME, bridge=pod_network.DEFAULT_BRIDGE, mtu=None):
+    return _wrap("pod_network_conflist", pod_network.conflist, to_native(pod_cidr), to_native(name), to_native(bridge),
+                 mtu)
+
+
+class FilterModule:
+    """kubesmith.cluster pod network filters."""
+
+    def filters(self):
+        return {
+            "pod_network_nodes": pod_network_nodes,
+            "pod_network_missing": pod_network_missing,
+            "pod_network_not_ready": pod_network_not_ready,
+            "pod_network_hosts": pod_network_hosts,
+            "pod_network_plan": pod_network_plan,
+            "pod_network_routes": pod_network_routes,
+            "pod_network_conflist": pod_network_conflist,
+        }
