@@ -68,7 +68,7 @@ VARIABLES = {
     "etcd_pki_dir": ("pki_etcd_dir", "/etc/etcd/pki"),
     "kubeconfig_dir": ("pki_kubeconfig_dir", "/etc/kubernetes"),
     "control_plane_server": ("pki_control_plane_server", "https://127.0.0.1:6443"),
-    "node_groups": ("pki_node_groups", ["workers"]),
+    "node_groups": ("pki_node_groups", ["control_plane", "workers"]),
 }
 
 HOSTVARS = ("node_name", "node_ip", "ansible_host")

@@ -32,6 +32,7 @@ Versions::
     kube_version_compare(a, b)                              -> -1 / 0 / 1 (build metadata ignored)
     kube_version_info(version)                              -> the table row as a dict (apiVersions, CRI, ...)
     kube_containerd_supported(version, containerd_version)  -> bool (containerd line works with this kubelet)
+    kube_node_pool_changes(node, labels, taints) -> {labels, taints, label_args, taint_args} still to apply
 
 Examples::
 
@@ -57,9 +58,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config, kube_versions
+from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config, kube_nodes, kube_versions
 
-_ERRORS = (kube_config.KubeConfigError, kube_versions.KubeVersionError)
+_ERRORS = (kube_config.KubeConfigError, kube_versions.KubeVersionError, kube_nodes.KubeNodeError)
 
 
 def _plain(value):
@@ -162,6 +163,10 @@ def kube_containerd_supported(version, containerd_version):
     return _call("kube_containerd_supported", kube_versions.containerd_supported, version, containerd_version)
 
 
+def kube_node_pool_changes(node, labels, taints):
+    return _call("kube_node_pool_changes", kube_nodes.pool_changes, node, labels, taints)
+
+
 class FilterModule(object):
     """Kubernetes version table and component configuration renderers."""
 
@@ -185,4 +190,5 @@ class FilterModule(object):
             "kube_version_compare": kube_version_compare,
             "kube_version_info": kube_version_info,
             "kube_containerd_supported": kube_containerd_supported,
+            "kube_node_pool_changes": kube_node_pool_changes,
         }

@@ -8,6 +8,8 @@ import testinfra
 
 CONTROL_PLANE = {"ks-cl-1": "10.127.0.41", "ks-cl-2": "10.127.0.42", "ks-cl-3": "10.127.0.43"}
 WORKERS = {"ks-cl-4": "10.127.0.44"}
+NODES = {**CONTROL_PLANE, **WORKERS}  # control-plane hosts are nodes too (tainted NoSchedule)
+CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 PKI = "/etc/kubernetes/pki"
 KUBECTL = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf"
 CLIENT = "--cacert %s/ca.crt --cert %s/apiserver-kubelet-client.crt --key %s/apiserver-kubelet-client.key" % (
@@ -73,15 +75,15 @@ def test_encryption_and_audit_files_are_private(name):
     assert host.file("/var/log/kubernetes/audit/audit.log").is_file
 
 
-@pytest.mark.parametrize("name", sorted(WORKERS))
+@pytest.mark.parametrize("name", sorted(NODES))
 @pytest.mark.parametrize("unit", ["kubelet", "kube-proxy"])
-def test_worker_services_running(name, unit):
+def test_node_services_running(name, unit):
     _running(_host(name), unit)
 
 
 def test_kubelet_refuses_anonymous_requests():
     host = _host(FIRST)
-    for name, ip in WORKERS.items():
+    for name, ip in NODES.items():
         out = host.run("curl -sk -o /dev/null -w '%%{http_code}' --max-time 5 https://%s:10250/pods" % ip)
         assert out.stdout.strip() == "401", (name, out.stdout, out.stderr)
 
@@ -91,13 +93,30 @@ def test_every_node_ready_with_the_version_asked():
     out = host.run("%s get nodes -o json" % KUBECTL)
     assert out.rc == 0, out.stderr
     nodes = {item["metadata"]["name"]: item for item in json.loads(out.stdout)["items"]}
-    assert sorted(nodes) == sorted(WORKERS)
+    assert sorted(nodes) == sorted(NODES)
     for name, node in nodes.items():
         ready = [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"]
         assert ready == ["True"], (name, node["status"]["conditions"])
         assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.20.2"
-        assert {"type": "InternalIP", "address": WORKERS[name]} in node["status"]["addresses"]
+        assert {"type": "InternalIP", "address": NODES[name]} in node["status"]["addresses"]
         assert node["spec"].get("podCIDR"), name
+
+
+def test_node_pools_labels_and_taints_from_the_inventory():
+    host = _host(FIRST)
+    nodes = {
+        item["metadata"]["name"]: item
+        for item in json.loads(host.run("%s get nodes -o json" % KUBECTL).stdout)["items"]
+    }
+    for name in CONTROL_PLANE:
+        assert "node-role.kubernetes.io/control-plane" in nodes[name]["metadata"]["labels"], name
+        assert CONTROL_PLANE_TAINT in nodes[name]["spec"].get("taints", []), name
+    worker = nodes["ks-cl-4"]
+    assert worker["metadata"]["labels"].get("kubesmith.test/pool") == "general"
+    assert "node-role.kubernetes.io/control-plane" not in worker["metadata"]["labels"]
+    assert worker["spec"].get("taints") == [
+        {"key": "kubesmith.test/pool", "value": "general", "effect": "PreferNoSchedule"}
+    ]
 
 
 def test_secret_is_encrypted_in_etcd():

@@ -179,8 +179,8 @@ def test_first_run_builds_everything(hosts):
     # a load-balancer host: the cluster CA certificate (no key) and the /readyz health-check client
     assert present["lb1"]["issued"] == ["apiserver-health-client"]
     assert present["w1"]["issued"] == ["kubelet", "kubelet-client", "kube-proxy"]
-    assert present["cp2"]["msg"].startswith("issue 11, write 4")
-    assert present["cp1"]["msg"].startswith("issue 11, write 0")  # state=ca wrote the CAs there already
+    assert present["cp2"]["msg"].startswith("issue 14, write 4")  # control-plane hosts are nodes too
+    assert present["cp1"]["msg"].startswith("issue 14, write 0")  # state=ca wrote the CAs there already
     # one read and one write per host for present; one read + one write for ca; one read per inspect
     assert hosts.count("read") == 4 + 1 + 5 and hosts.count("write") == 1 + 5
     root = str(hosts.root)

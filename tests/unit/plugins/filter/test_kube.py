@@ -33,6 +33,7 @@ EXPECTED_FILTERS = {
     "kube_version_compare",
     "kube_version_info",
     "kube_containerd_supported",
+    "kube_node_pool_changes",
 }
 
 
@@ -110,3 +111,10 @@ def test_plain_copies_ansible_containers():
     assert out == {"a": ["x", ["y"]], "b": {"c": 1}}
     assert type(next(iter(out))) is str
     assert type(out["a"][0]) is str
+
+
+def test_node_pool_changes_filter_reports_errors_as_filter_errors():
+    node = {"metadata": {"labels": {}}, "spec": {}}
+    assert kube.kube_node_pool_changes(node, {"pool": "a"}, [])["label_args"] == ["pool=a"]
+    with pytest.raises(AnsibleFilterError, match="kube_node_pool_changes"):
+        kube.kube_node_pool_changes(node, {}, ["k=v:Never"])

@@ -1,0 +1,70 @@
+"""Unit tests for plugins/module_utils/kube_nodes.py: node-pool label and taint changes."""
+
+import pytest
+from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_nodes as kn
+
+
+def node(labels=None, taints=None):
+    obj = {"metadata": {"name": "n1", "labels": labels or {}}, "spec": {}}
+    if taints is not None:
+        obj["spec"]["taints"] = taints
+    return obj
+
+
+def test_nothing_wanted_nothing_to_do():
+    assert kn.pool_changes(node({"a": "1"}), {}, []) == {"labels": {}, "taints": [], "label_args": [], "taint_args": []}
+
+
+def test_missing_and_changed_labels_only():
+    changes = kn.pool_changes(node({"keep": "x", "pool": "old"}), {"keep": "x", "pool": "gpu", "new": ""}, [])
+    assert changes["labels"] == {"new": "", "pool": "gpu"}
+    assert changes["label_args"] == ["new=", "pool=gpu"]
+
+
+def test_role_label_allowed_through_the_api():
+    changes = kn.pool_changes(node(), {"node-role.kubernetes.io/control-plane": ""}, [])
+    assert changes["label_args"] == ["node-role.kubernetes.io/control-plane="]
+
+
+def test_label_values_are_strings():
+    changes = kn.pool_changes(node(), {"ssd": True, "rack": 7, "empty": None}, [])
+    assert changes["labels"] == {"empty": "", "rack": "7", "ssd": "true"}
+
+
+def test_labels_set_by_others_are_left_alone():
+    assert kn.pool_changes(node({"theirs": "1"}), {"mine": "2"}, [])["labels"] == {"mine": "2"}
+
+
+@pytest.mark.parametrize("labels", [{"bad key!": "x"}, {"k": "white space"}, {"k": "x" * 64}, ["k=v"]])
+def test_invalid_labels_refused(labels):
+    with pytest.raises(kn.KubeNodeError):
+        kn.pool_changes(node(), labels, [])
+
+
+def test_present_taint_is_not_reapplied():
+    current = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    changes = kn.pool_changes(node(taints=current), {}, ["node-role.kubernetes.io/control-plane:NoSchedule"])
+    assert changes["taints"] == [] and changes["taint_args"] == []
+
+
+def test_missing_taint_and_changed_value():
+    current = [{"key": "pool", "value": "old", "effect": "NoSchedule"}]
+    wanted = ["pool=gpu:NoSchedule", {"key": "dedicated", "effect": "NoExecute"}]
+    changes = kn.pool_changes(node(taints=current), {}, wanted)
+    assert changes["taint_args"] == ["pool=gpu:NoSchedule", "dedicated:NoExecute"]
+
+
+def test_same_key_other_effect_is_another_taint():
+    current = [{"key": "pool", "value": "gpu", "effect": "NoSchedule"}]
+    assert kn.pool_changes(node(taints=current), {}, ["pool=gpu:NoExecute"])["taint_args"] == ["pool=gpu:NoExecute"]
+
+
+@pytest.mark.parametrize("taints", [["nocolon"], ["k=v:Sometimes"], [{"key": "k"}], "k=v:NoSchedule"])
+def test_invalid_taints_refused(taints):
+    with pytest.raises(kn.KubeNodeError):
+        kn.pool_changes(node(), {}, taints)
+
+
+def test_not_a_node_refused():
+    with pytest.raises(kn.KubeNodeError, match="Node object"):
+        kn.pool_changes("n1", {}, [])
