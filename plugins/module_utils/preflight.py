@@ -18,6 +18,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions
+
 try:
     import netaddr
 
@@ -47,6 +49,8 @@ DEFAULT_SETTINGS = {
     "preflight_min_cpus": {"control_plane": 2, "etcd": 1, "workers": 1, "load_balancers": 1},
     "preflight_min_memory_mb": {"control_plane": 1700, "etcd": 1000, "workers": 1000, "load_balancers": 256},
     "preflight_supported_os_families": ["Debian", "RedHat"],
+    "kube_version": "1.37.0",
+    "containerd_version": "2.1.4",
 }
 """Same values as ``roles/preflight/defaults/main.yml``; used for keys a caller leaves out."""
 
@@ -419,7 +423,30 @@ def inventory_errors(groups, hosts, settings=None):
     errors.extend(address_errors(hosts))
     errors.extend(network_errors(settings, node_count=len(node_hosts)))
     errors.extend(node_network_errors(hosts, settings))
+    errors.extend(version_errors(settings))
     return errors
+
+
+def version_errors(settings=None):
+    """kube_version must be a release of a minor in the version table, and containerd_version on a containerd line
+    that minor's kubelet works with (``kube_versions.TABLE``)."""
+    settings = with_defaults(settings)
+    kube, containerd = settings["kube_version"], settings["containerd_version"]
+    try:
+        kube_versions.parse_version(kube)
+        info = kube_versions.lookup(kube)
+    except kube_versions.KubeVersionError as e:
+        return ["kube_version: %s" % e]
+    try:
+        ok = kube_versions.containerd_supported(kube, containerd)
+    except kube_versions.KubeVersionError as e:
+        return ["containerd_version: %s" % e]
+    if not ok:
+        return [
+            "containerd_version %s does not work with Kubernetes %s: use a containerd %s release"
+            % (containerd, info.minor, " or ".join(v.rstrip(".") + ".x" for v in info.containerd_versions))
+        ]
+    return []
 
 
 # --------------------------------------------------------------------------- host checks

@@ -788,3 +788,48 @@ def test_address_errors_refuse_loopback(address):
         "host cp1: node_ip %s is a loopback address: other nodes cannot reach it and the kubelet refuses it - "
         "set node_ip to the address the node uses in the cluster" % address
     )
+
+
+# --------------------------------------------------------------------------- versions
+
+
+@pytest.mark.parametrize(
+    ("kube", "containerd"),
+    [
+        ("1.20.2", "1.6.20"),
+        ("v1.20.2+kubesmith.1", "1.7.24"),
+        ("1.35.1", "1.7.24"),
+        ("1.35.1", "2.1.4"),
+        ("1.37.0", "2.1.4"),
+    ],
+)
+def test_supported_version_pairs_pass(kube, containerd):
+    assert pf.version_errors({"kube_version": kube, "containerd_version": containerd}) == []
+
+
+def test_defaults_are_a_supported_pair():
+    assert pf.version_errors({}) == []
+
+
+@pytest.mark.parametrize(
+    ("kube", "containerd", "fragment"),
+    [
+        ("1.30.1", "2.1.4", "kube_version: Kubernetes v1.30.1 is not supported"),
+        ("1.37.0-rc.1", "2.1.4", "kube_version: Kubernetes v1.37.0-rc.1 is a pre-release"),
+        ("1.37", "2.1.4", "has no patch number"),
+        (1.2, "2.1.4", "kube_version"),
+        ("1.20.2", "2.1.4", "containerd_version 2.1.4 does not work with Kubernetes 1.20: use a containerd 1.5.x or"),
+        ("1.37.0", "1.7.24", "use a containerd 2.x release"),
+        ("1.37.0", "latest", "containerd_version: 'latest' is not a containerd version"),
+    ],
+)
+def test_unsupported_versions_are_named(kube, containerd, fragment):
+    errors = pf.version_errors({"kube_version": kube, "containerd_version": containerd})
+    assert len(errors) == 1 and fragment in errors[0], errors
+
+
+def test_inventory_errors_include_the_version_check():
+    groups = {"etcd": ["e1"], "control_plane": ["e1"], "workers": []}
+    hosts = [pf.make_host("e1", ansible_host="10.0.0.1")]
+    assert pf.inventory_errors(groups, hosts, {}) == []
+    assert any("kube_version" in e for e in pf.inventory_errors(groups, hosts, {"kube_version": "0.1.0"}))
