@@ -40,12 +40,15 @@ CONTROL_PLANE_CERTS = {
     PKI + "/apiserver-kubelet-client.crt": ("kubernetes", ("sslclient",)),
     PKI + "/front-proxy-client.crt": ("front-proxy", ("sslclient",)),
     PKI + "/apiserver-etcd-client.crt": ("etcd", ("sslclient",)),
+    PKI + "/apiserver-health-client.crt": ("kubernetes", ("sslclient",)),
 }
 ETCD_CERTS = {
     ETCD + "/server.crt": ("etcd", ("sslserver", "sslclient")),
     ETCD + "/peer.crt": ("etcd", ("sslserver", "sslclient")),
     ETCD + "/healthcheck-client.crt": ("etcd", ("sslclient",)),
 }
+# leaf certificates: 8 per control-plane host, 3 per etcd member, 3 per node (every host is one)
+LEAVES = 2 * 8 + 3 * 3 + 3 * 3
 WORKER_CERTS = {PKI + "/kubelet.crt": ("kubernetes", ("sslserver",))}
 # kubeconfig -> (client certificate subject, server)
 CONTROL_PLANE_KUBECONFIGS = {
@@ -68,16 +71,18 @@ def _name(host):
 
 
 def _certs(name):
+    # every host here is an etcd member and a node (pki_node_groups defaults to control_plane + workers)
     out = dict(ETCD_CERTS)
+    out.update(WORKER_CERTS)
     if name in CONTROL_PLANE:
         out.update(CONTROL_PLANE_CERTS)
-    else:
-        out.update(WORKER_CERTS)
     return out
 
 
 def _kubeconfigs(name):
-    table = CONTROL_PLANE_KUBECONFIGS if name in CONTROL_PLANE else WORKER_KUBECONFIGS
+    table = dict(WORKER_KUBECONFIGS)
+    if name in CONTROL_PLANE:
+        table.update(CONTROL_PLANE_KUBECONFIGS)
     return {KUBECONFIGS + "/" + k: (subject.format(host=name), server) for k, (subject, server) in table.items()}
 
 
@@ -213,8 +218,7 @@ def test_etcd_member_and_kubelet_sans(host):
     name = _name(host)
     assert _sans(host, ETCD + "/server.crt") == {name, "localhost", ADDRESSES[name], "127.0.0.1"}
     assert _sans(host, ETCD + "/peer.crt") == {name, "localhost", ADDRESSES[name], "127.0.0.1"}
-    if name not in CONTROL_PLANE:
-        assert _sans(host, PKI + "/kubelet.crt") == {name, ADDRESSES[name]}
+    assert _sans(host, PKI + "/kubelet.crt") == {name, ADDRESSES[name]}
 
 
 # -- day 2, in order: extra SAN, renewal, check_certs, refusal to mint a CA ---------------------------------------
@@ -375,7 +379,7 @@ def test_step2_renew_certs_changes_every_leaf_keeps_every_ca():
     leaves = {key for key, item in before.items() if not item["is_ca"]}
     cas = set(before) - leaves
     # control-plane hosts: 3 CA certificates, sa.pub, 4 keys; ks-pki-3: 2 CA certificates
-    assert len(leaves) == 26 and len(cas) == 2 * 8 + 2
+    assert len(leaves) == LEAVES and len(cas) == 2 * 8 + 2
     for key in leaves:
         assert after[key]["serial"] != before[key]["serial"], key
         assert after[key]["sans"] == before[key]["sans"] or key[1].endswith("apiserver.crt"), key
@@ -399,7 +403,8 @@ def test_step3_check_certs_prints_every_certificate():
     assert rc == 0
     rows = [line.split() for line in output.splitlines() if re.match(r"^\s*(- )?ks-pki-\d\s+\S+\s+(leaf|ca)\s", line)]
     rows = [row[1:] if row[0] == "-" else row for row in rows]
-    assert len(rows) == 26 + 3 * 2 + 2  # leaves, kubernetes and etcd CA copies everywhere, front-proxy CA on 2
+    # leaves, kubernetes and etcd CA copies everywhere, front-proxy CA on the 2 control-plane hosts
+    assert len(rows) == LEAVES + 3 * 2 + 2
     assert {(row[0], row[1]) for row in rows} >= {
         ("ks-pki-1", "apiserver"),
         ("ks-pki-2", "etcd-peer"),
@@ -415,7 +420,7 @@ def test_step3_check_certs_prints_every_certificate():
 def test_step4_check_certs_fails_naming_certificates_within_the_window():
     rc, output = _playbook("check_certs.yml", "-e", "check_certs_fail_within_days=400")
     assert rc != 0
-    assert "26 certificate(s) expire within 400 days" in output
+    assert "%d certificate(s) expire within 400 days" % LEAVES in output
     for name in HOSTS:
         assert "%s etcd-server (" % name in output
     assert "ks-pki-1 apiserver (" in output and "ks-pki-3 kube-proxy (" in output
