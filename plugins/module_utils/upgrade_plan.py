@@ -90,9 +90,10 @@ class UpgradePlanError(ValueError):
     """The upgrade is unsafe or impossible; the message says why and what to do. Nothing has been changed."""
 
 
-# etcd minors each Kubernetes minor works with. From the upstream documentation (Kubernetes "Operating etcd
-# clusters" / build/dependencies.yaml of each release): 1.20 ran etcd 3.4 and works with 3.5; 1.35 ships etcd
-# 3.6 and still supports 3.5. 1.36 and 1.37 carry 1.35's row forward (not confirmed, like kube_versions' rows).
+# etcd minors each Kubernetes minor works with, from upstream: 1.20 was released with etcd 3.4 and works with 3.5;
+# 1.35 ships etcd 3.6 (build/dependencies.yaml of v1.35.0) and still supports 3.5. Only the 3.6 pin of 1.35 was
+# seen here (through a distribution's changelog quoting dependencies.yaml); the rest is as the upstream docs state
+# it, not re-checked against them. 1.36 and 1.37 carry 1.35's row forward (not confirmed, like kube_versions).
 SUPPORTED_ETCD = {
     "1.20": ("3.4", "3.5"),
     "1.35": ("3.5", "3.6"),
