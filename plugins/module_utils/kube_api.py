@@ -1,0 +1,234 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubesmith maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""A tiny Kubernetes API client on the standard library (http.client, ssl, json; Python 3.9+).
+
+It runs on managed hosts, where neither the ``kubernetes`` package nor PyYAML can be assumed, so it takes the
+connection as plain options rather than a kubeconfig::
+
+    client = KubeClient("https://10.0.0.10:6443", ca_file="/etc/kubernetes/pki/ca.crt",
+                        client_cert="/etc/kubernetes/pki/admin.crt", client_key="/etc/kubernetes/pki/admin.key",
+                        timeout=10)
+    node = client.get("/api/v1/nodes/node1")                        # -> dict (the JSON object)
+    client.patch("/api/v1/nodes/node1", {"spec": {"unschedulable": True}})   # JSON merge patch by default
+    client.post("/api/v1/namespaces/ns/pods/web-1/eviction", {...})
+    client.delete("/api/v1/namespaces/ns/pods/web-1", {"gracePeriodSeconds": 0})
+    client.get("/api/v1/pods", params={"fieldSelector": "spec.nodeName=node1"})
+
+Every failure is a :class:`KubeApiError`:
+
+- the API answered with a non-2xx status: ``status`` is the HTTP status, ``reason`` the ``Status.reason``
+  (``NotFound``, ``TooManyRequests``, ...), ``message`` the ``Status.message``, ``details`` the
+  ``Status.details`` dict (``causes`` tell which PodDisruptionBudget blocked an eviction);
+- no answer (refused, timed out, TLS refused, bad certificate files): ``status`` is ``None`` and ``kind`` says
+  ``config``, ``tls``, ``timeout`` or ``unavailable``.
+
+``timeout`` bounds the connection and every socket read of each request. ``transport`` may be replaced by an
+object with ``request(method, url, body, headers, timeout) -> (status, body bytes)`` (tests do).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import http.client
+import json
+import os
+import socket
+import ssl
+from urllib.parse import quote, urlencode, urlsplit
+
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+JSON = "application/json"
+
+
+class KubeApiError(Exception):
+    """A failed API call; see the module docstring for the attributes."""
+
+    def __init__(self, message, status=None, reason="", kind="api", details=None, url="", api_message=""):
+        super(KubeApiError, self).__init__(message)
+        self.status = status
+        self.reason = reason or ""
+        self.kind = kind
+        self.details = details or {}
+        self.url = url
+        self.api_message = api_message or ""
+
+    @property
+    def not_found(self):
+        return self.status == 404
+
+
+def path_quote(part):
+    """One path segment (a namespace or object name) escaped for a URL."""
+    return quote(str(part), safe="")
+
+
+def _check_file(option, path):
+    if not os.path.isfile(path):
+        raise KubeApiError("%s %s does not exist or is not a file" % (option, path), kind="config")
+    if not os.access(path, os.R_OK):
+        raise KubeApiError("%s %s is not readable by this user" % (option, path), kind="config")
+
+
+def ssl_context(ca_file=None, client_cert=None, client_key=None):
+    """The SSLContext for the API: trust ``ca_file`` (else the system store), present the client certificate."""
+    if bool(client_cert) != bool(client_key):
+        raise KubeApiError("client_cert and client_key must be given together", kind="config")
+    for option, path in (("ca_file", ca_file), ("client_cert", client_cert), ("client_key", client_key)):
+        if path:
+            _check_file(option, path)
+    try:
+        context = ssl.create_default_context(cafile=ca_file or None)
+    except (ssl.SSLError, OSError) as exc:
+        raise KubeApiError("ca_file %s is not a PEM CA bundle: %s" % (ca_file, exc), kind="config") from exc
+    if client_cert:
+        try:
+            context.load_cert_chain(client_cert, client_key)
+        except (ssl.SSLError, OSError) as exc:
+            raise KubeApiError(
+                "cannot load client_cert %s with client_key %s (not PEM, or the key does not match the "
+                "certificate): %s" % (client_cert, client_key, exc),
+                kind="config",
+            ) from exc
+    return context
+
+
+def _describe(exc):
+    """(reason text, kind) for a connection-level failure."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            "TLS: the API server certificate is not trusted (%s): check ca_file, and that the host of api_url is "
+            "in the server certificate's SANs" % (exc.verify_message or exc),
+            "tls",
+        )
+    if isinstance(exc, ssl.SSLError):
+        text = str(exc)
+        if "WRONG_VERSION_NUMBER" in text.upper():
+            return "TLS error (%s): is this a plain-HTTP port?" % text, "tls"
+        return "TLS error (%s): check client_cert/client_key and the CA the API server trusts" % text, "tls"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timed out", "timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the API server running and listening there?)", "unavailable"
+    if isinstance(exc, socket.gaierror):
+        return "cannot resolve the host name (%s)" % exc, "unavailable"
+    if isinstance(exc, http.client.HTTPException):
+        return "HTTP protocol error: %r" % exc, "unavailable"
+    return str(getattr(exc, "strerror", None) or exc), "unavailable"
+
+
+class HttpTransport(object):
+    """One connection per request; ``timeout`` bounds the connection and every read."""
+
+    def __init__(self, context=None):
+        self.context = context
+
+    def request(self, method, url, body, headers, timeout):
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=self.context)
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+        try:
+            conn.request(method, (parts.path or "/") + ("?" + parts.query if parts.query else ""), body, headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+
+class KubeClient(object):
+    """JSON requests to one API server (``api_url`` like ``https://10.0.0.10:6443``)."""
+
+    def __init__(self, api_url, ca_file=None, client_cert=None, client_key=None, timeout=10.0, transport=None):
+        parts = urlsplit(api_url or "")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise KubeApiError("api_url %r is not an https://host:port URL" % (api_url,), kind="config")
+        if float(timeout) <= 0:
+            raise KubeApiError("timeout must be a positive number of seconds, got %s" % timeout, kind="config")
+        self.api_url = api_url.rstrip("/")
+        self.timeout = float(timeout)
+        if transport is None:
+            context = ssl_context(ca_file, client_cert, client_key) if parts.scheme == "https" else None
+            transport = HttpTransport(context)
+        self.transport = transport
+
+    def url(self, path, params=None):
+        url = self.api_url + "/" + path.lstrip("/")
+        if params:
+            url += "?" + urlencode([(k, v) for k, v in sorted(params.items()) if v is not None])
+        return url
+
+    def request(self, method, path, body=None, params=None, content_type=JSON):
+        """Send one request; return the decoded JSON object (``{}`` for an empty body). Non-2xx raises."""
+        url = self.url(path, params)
+        headers = {"Accept": JSON}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = content_type
+        try:
+            status, raw = self.transport.request(method, url, data, headers, self.timeout)
+        except KubeApiError:
+            raise
+        except (OSError, http.client.HTTPException) as exc:
+            reason, kind = _describe(exc)
+            raise KubeApiError("%s %s: %s" % (method, url, reason), kind=kind, url=url) from exc
+        decoded = None
+        if raw:
+            try:
+                decoded = json.loads(raw.decode("utf-8"))
+            except ValueError:
+                decoded = None
+        if 200 <= status < 300:
+            if raw and decoded is None:
+                raise KubeApiError(
+                    "%s %s: the answer is not JSON: %r" % (method, url, raw[:200]), status, kind="protocol", url=url
+                )
+            return decoded if decoded is not None else {}
+        if isinstance(decoded, dict) and decoded.get("kind") == "Status":
+            api_message = decoded.get("message", "")
+            reason = decoded.get("reason", "")
+            details = decoded.get("details") or {}
+        else:
+            api_message = (raw or b"").decode("utf-8", "replace").strip()[:500]
+            reason, details = "", {}
+        hint = ""
+        if status == 401:
+            hint = " (the API server did not accept the client certificate: check client_cert/client_key)"
+        elif status == 403:
+            hint = " (the client certificate's user lacks the RBAC permission)"
+        raise KubeApiError(
+            "%s %s: HTTP %d %s: %s%s" % (method, url, status, reason or "", api_message, hint),
+            status=status,
+            reason=reason,
+            kind="api",
+            details=details,
+            url=url,
+            api_message=api_message,
+        )
+
+    def get(self, path, params=None):
+        return self.request("GET", path, params=params)
+
+    def post(self, path, body):
+        return self.request("POST", path, body)
+
+    def patch(self, path, body, content_type=MERGE_PATCH):
+        return self.request("PATCH", path, body, content_type=content_type)
+
+    def delete(self, path, body=None):
+        return self.request("DELETE", path, body)
+
+    def list_all(self, path, params=None, page_size=500):
+        """Every item of a list, following ``metadata.continue`` (pages of ``page_size``)."""
+        params = dict(params or {}, limit=page_size)
+        items = []
+        while True:
+            page = self.get(path, params)
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            params["continue"] = token
