@@ -42,7 +42,8 @@ Eviction: ``POST /api/v1/namespaces/<ns>/pods/<name>/eviction`` with an ``Evicti
 names its group and version there, which is how ``kubectl`` chooses too); when discovery does not say, ``policy/v1``
 is tried first and ``policy/v1beta1`` used when the server does not know v1 (400/404 about the kind, not the pod).
 An answer 429 (TooManyRequests) means a PodDisruptionBudget does not allow the disruption now: the pod is tried
-again every ``retry_interval`` seconds until ``timeout``. A 404 about the pod means it is gone already.
+again every ``retry_interval`` seconds until ``timeout``. A 404 about the pod (``details.kind`` ``pods``) means it
+is gone already.
 
 Then drain waits until each evicted pod is gone (404, or the name now belongs to a pod with another UID), within
 the same ``timeout`` counted from the start. On timeout, or any error after cordoning, the node is made
@@ -273,7 +274,7 @@ class _Evictor(object):
                     self.version = "policy/v1beta1"
                     self.may_fall_back = False
                     continue
-                if exc.status == 404:
+                if exc.status == 404 and (exc.details or {}).get("kind") in ("pods", "pod"):
                     return "gone"
                 if exc.status == 429:
                     return ("blocked", exc.api_message or "TooManyRequests", _blocking_pdb(exc))

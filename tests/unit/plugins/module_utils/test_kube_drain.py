@@ -445,3 +445,28 @@ def test_bad_state_and_node():
         D.run(FakeApi([]), "node1", "gone", opts())
     with pytest.raises(D.DrainError, match="node must be"):
         D.run(FakeApi([]), "", "drained", opts())
+
+
+def test_eviction_404_not_about_the_pod_is_an_error():
+    api = FakeApi([pod("web-1")])
+
+    def no_such_resource(path, body):
+        raise status_error(404, "NotFound", "the server could not find the requested resource")
+
+    api.post = no_such_resource
+    error, _ = failing_drain(api, eviction_api="policy/v1")
+    assert "could not find the requested resource" in str(error) and error.result["uncordoned"] is True
+
+
+def test_eviction_404_falls_back_in_auto_mode_without_discovery():
+    api = FakeApi([pod("web-1")], discovery=None, known=("policy/v1beta1",))
+    real_post = api.post
+
+    def v1_unknown(path, body):
+        if body["apiVersion"] == "policy/v1":
+            raise status_error(404, "NotFound", "the server could not find the requested resource")
+        return real_post(path, body)
+
+    api.post = v1_unknown
+    result, _ = drain(api)
+    assert result["eviction_api"] == "policy/v1beta1" and result["evicted"] == ["default/web-1"]
