@@ -15,6 +15,14 @@ connection as plain options rather than a kubeconfig::
     client.delete("/api/v1/namespaces/ns/pods/web-1", {"gracePeriodSeconds": 0})
     client.get("/api/v1/pods", params={"fieldSelector": "spec.nodeName=node1"})
 
+or from a kubeconfig (single cluster, single user, client-certificate authentication, as kubesmith writes them
+in ``/etc/kubernetes/*.conf``), read without PyYAML by :func:`read_kubeconfig`::
+
+    client = KubeClient.from_kubeconfig("/etc/kubernetes/admin.conf", timeout=10, api_url=None)
+
+Embedded ``*-data`` certificates are written to a private temporary directory only while the SSLContext loads
+them (the context keeps them in memory) and removed at once.
+
 Every failure is a :class:`KubeApiError`:
 
 - the API answered with a non-2xx status: ``status`` is the HTTP status, ``reason`` the ``Status.reason``
@@ -29,11 +37,15 @@ object with ``request(method, url, body, headers, timeout) -> (status, body byte
 
 from __future__ import absolute_import, division, print_function
 
+import base64
+import binascii
 import http.client
 import json
 import os
+import shutil
 import socket
 import ssl
+import tempfile
 from urllib.parse import quote, urlencode, urlsplit
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -117,6 +129,80 @@ def _describe(exc):
     return str(getattr(exc, "strerror", None) or exc), "unavailable"
 
 
+_KUBECONFIG_KEYS = (
+    "server",
+    "certificate-authority",
+    "certificate-authority-data",
+    "client-certificate",
+    "client-certificate-data",
+    "client-key",
+    "client-key-data",
+)
+
+
+def _scalar(text):
+    text = text.strip()
+    if text.startswith('"'):
+        return json.loads(text)
+    if text.startswith("'") and text.endswith("'") and len(text) >= 2:
+        return text[1:-1].replace("''", "'")
+    return text
+
+
+def read_kubeconfig(path):
+    """``{"server", "ca_file"|"ca_pem", "client_cert"|"cert_pem", "client_key"|"key_pem"}`` from a kubeconfig.
+
+    Only the subset kubeconfigs with one cluster and one user use (block mappings, one scalar per line) is read;
+    a kubeconfig with several clusters or users, or without a client certificate, is refused with a message saying
+    to pass the connection options instead. Relative file paths are relative to the kubeconfig's directory.
+    """
+    _check_file("kubeconfig", path)
+    found = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            body = line.strip()
+            if body.startswith("- "):
+                body = body[2:].strip()
+            key, sep, value = body.partition(":")
+            if not sep or key not in _KUBECONFIG_KEYS:
+                continue
+            if key in found:
+                raise KubeApiError(
+                    "kubeconfig %s has more than one %s (several clusters or users): give api_url, ca_file, "
+                    "client_cert and client_key instead" % (path, key),
+                    kind="config",
+                )
+            try:
+                found[key] = _scalar(value)
+            except ValueError as exc:
+                raise KubeApiError("kubeconfig %s: cannot read %s: %s" % (path, key, exc), kind="config") from exc
+    base = os.path.dirname(os.path.abspath(path))
+    out = {"server": found.get("server", "")}
+    for pem_key, file_key, data_key, option in (
+        ("ca_pem", "ca_file", "certificate-authority-data", "certificate-authority"),
+        ("cert_pem", "client_cert", "client-certificate-data", "client-certificate"),
+        ("key_pem", "client_key", "client-key-data", "client-key"),
+    ):
+        if found.get(data_key):
+            try:
+                out[pem_key] = base64.b64decode(found[data_key], validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise KubeApiError(
+                    "kubeconfig %s: %s is not base64: %s" % (path, data_key, exc), kind="config"
+                ) from exc
+        elif found.get(option):
+            out[file_key] = os.path.join(base, found[option])
+    if not out["server"]:
+        raise KubeApiError("kubeconfig %s names no server" % path, kind="config")
+    if not (out.get("cert_pem") or out.get("client_cert")) or not (out.get("key_pem") or out.get("client_key")):
+        raise KubeApiError(
+            "kubeconfig %s has no client certificate and key (only client-certificate authentication is "
+            "supported)" % path,
+            kind="config",
+        )
+    return out
+
+
 class HttpTransport(object):
     """One connection per request; ``timeout`` bounds the connection and every read."""
 
@@ -153,6 +239,34 @@ class KubeClient(object):
             context = ssl_context(ca_file, client_cert, client_key) if parts.scheme == "https" else None
             transport = HttpTransport(context)
         self.transport = transport
+
+    @classmethod
+    def from_kubeconfig(cls, path, timeout=10.0, api_url=None):
+        """A client for the cluster and user of the kubeconfig at ``path`` (``api_url`` overrides its server)."""
+        conf = read_kubeconfig(path)
+        url = api_url or conf["server"]
+        if not url.startswith("https:"):
+            return cls(url, timeout=timeout)
+        tmp = tempfile.mkdtemp(prefix="kube-api-")  # mode 0700
+        try:
+            files = {}
+            for pem_key, file_key in (("ca_pem", "ca_file"), ("cert_pem", "client_cert"), ("key_pem", "client_key")):
+                if conf.get(pem_key):
+                    files[file_key] = os.path.join(tmp, file_key + ".pem")
+                    fd = os.open(files[file_key], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(conf[pem_key])
+                else:
+                    files[file_key] = conf.get(file_key)
+            try:
+                context = ssl_context(files["ca_file"], files["client_cert"], files["client_key"])
+            except KubeApiError as exc:
+                raise KubeApiError(
+                    "kubeconfig %s: %s" % (path, str(exc).replace(tmp + os.sep, "embedded ")), kind="config"
+                ) from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return cls(url, timeout=timeout, transport=HttpTransport(context))
 
     def url(self, path, params=None):
         url = self.api_url + "/" + path.lstrip("/")

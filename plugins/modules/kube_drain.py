@@ -21,7 +21,9 @@ module: kube_drain
 short_description: Cordon, drain (through the Eviction API, honouring PodDisruptionBudgets) and uncordon a node
 description:
   - Talks to the Kubernetes API over HTTPS with a client certificate, with the Python standard library only (no
-    C(kubectl), no C(kubernetes) Python package).
+    C(kubectl), no C(kubernetes) Python package, no PyYAML). The connection comes from O(kubeconfig) (like
+    C(/etc/kubernetes/admin.conf) on a control-plane host) or from O(api_url), O(ca_file), O(client_cert) and
+    O(client_key).
   - "V(drained): the node is cordoned (C(spec.unschedulable=true)) and its pods are evicted through the Eviction
     API (C(POST .../pods/<name>/eviction)), so PodDisruptionBudgets are honoured: an eviction the budget refuses
     (HTTP 429) is tried again every O(retry_interval) seconds. Then the module waits until the evicted pods are gone
@@ -49,9 +51,20 @@ options:
     choices: [drained, cordoned, uncordoned]
     default: drained
   api_url:
-    description: URL of the API server (the load-balanced endpoint or one apiserver), like C(https://10.0.0.10:6443).
+    description:
+      - URL of the API server (the load-balanced endpoint or one apiserver), like C(https://10.0.0.10:6443).
+      - With O(kubeconfig), overrides the server the kubeconfig names.
+      - One of O(api_url) and O(kubeconfig) is required.
     type: str
-    required: true
+  kubeconfig:
+    description:
+      - A kubeconfig with one cluster and one user authenticating with a client certificate (embedded C(*-data) or
+        file paths), as kubesmith writes C(/etc/kubernetes/admin.conf). Read without PyYAML; kubeconfigs with several
+        clusters or users, or token authentication, are refused.
+      - Embedded certificates and the key go to a private temporary directory only while they are loaded, then are
+        removed.
+      - Mutually exclusive with O(ca_file), O(client_cert) and O(client_key).
+    type: path
   ca_file:
     description: CA bundle that signed the API server certificate. Without it the system trust store is used.
     type: path
@@ -127,10 +140,7 @@ EXAMPLES = r"""
 - name: Upgrade | drain the worker (PodDisruptionBudgets honoured, 10 minutes at most)
   kubesmith.cluster.kube_drain:
     node: "{{ worker_node_name }}"
-    api_url: "https://{{ kube_api_vip }}:6443"
-    ca_file: /etc/kubernetes/pki/ca.crt
-    client_cert: /etc/kubernetes/pki/drain.crt
-    client_key: /etc/kubernetes/pki/drain.key
+    kubeconfig: /etc/kubernetes/admin.conf
     timeout: 600
     delete_emptydir_data: true
   delegate_to: "{{ groups['control_plane'][0] }}"
@@ -203,7 +213,8 @@ def main():
         argument_spec=dict(
             node=dict(type="str", required=True),
             state=dict(type="str", default="drained", choices=list(STATES)),
-            api_url=dict(type="str", required=True),
+            api_url=dict(type="str"),
+            kubeconfig=dict(type="path"),
             ca_file=dict(type="path"),
             client_cert=dict(type="path"),
             client_key=dict(type="path", no_log=False),
@@ -218,6 +229,8 @@ def main():
             keep_cordoned_on_failure=dict(type="bool", default=False),
         ),
         required_together=[("client_cert", "client_key")],
+        required_one_of=[("api_url", "kubeconfig")],
+        mutually_exclusive=[("kubeconfig", "ca_file"), ("kubeconfig", "client_cert"), ("kubeconfig", "client_key")],
         supports_check_mode=True,
     )
     p = module.params
@@ -233,7 +246,10 @@ def main():
             eviction_api=p["eviction_api"],
             keep_cordoned_on_failure=p["keep_cordoned_on_failure"],
         )
-        client = KubeClient(p["api_url"], p["ca_file"], p["client_cert"], p["client_key"], p["request_timeout"])
+        if p["kubeconfig"]:
+            client = KubeClient.from_kubeconfig(p["kubeconfig"], p["request_timeout"], p["api_url"])
+        else:
+            client = KubeClient(p["api_url"], p["ca_file"], p["client_cert"], p["client_key"], p["request_timeout"])
         result.update(run(client, p["node"], p["state"], opts, check_mode=module.check_mode))
     except DrainError as exc:
         result.update(exc.result)

@@ -1,16 +1,20 @@
 """kube_api.KubeClient against a local http.server: requests, JSON, Status errors, paging, connection errors, and
 TLS with client certificates (a CA and certificates made here with ``cryptography``)."""
 
+import base64
 import datetime
 import ipaddress
 import json
+import os
 import socket
 import ssl
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_api as K
+from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_kubeconfig
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -256,3 +260,84 @@ def test_tls_with_client_certificate(tls_server):
     with pytest.raises(K.KubeApiError, match="key does not match") as info:
         K.KubeClient(tls_server.url, f["ca"], f["client_crt"], f["server_key"])
     assert info.value.kind == "config"
+
+
+# ---------------------------------------------------------------- kubeconfig
+
+
+def test_kubeconfig_with_embedded_certificates_as_kubesmith_writes_them(tls_server, tmp_path):
+    f = tls_server.files
+    tls_server.routes[("GET", "/version")] = (200, {"gitVersion": "v1.20.2"})
+    text = pki_kubeconfig.render(
+        "kubernetes",
+        tls_server.url,
+        _text(f["ca"]),
+        "kubernetes-admin",
+        _text(f["client_crt"]),
+        _text(f["client_key"]),
+    )
+    conf = tmp_path / "admin.conf"
+    conf.write_text(text)
+    read = K.read_kubeconfig(str(conf))
+    assert read["server"] == tls_server.url and read["key_pem"] == _text(f["client_key"]).encode()
+    before = set(os.listdir(tempfile.gettempdir()))
+    client = K.KubeClient.from_kubeconfig(str(conf), timeout=5)
+    assert client.get("/version") == {"gitVersion": "v1.20.2"}
+    assert not [n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("kube-api-")]
+    # api_url overrides the server named in the kubeconfig
+    other = K.KubeClient.from_kubeconfig(str(conf), api_url="https://localhost:1")
+    assert other.api_url == "https://localhost:1"
+
+    broken = tmp_path / "broken.conf"
+    broken.write_text(text.replace(_b64(_text(f["client_key"])), _b64(_text(f["server_key"]))))
+    with pytest.raises(K.KubeApiError, match=r"kubeconfig .*broken.conf: cannot load client_cert embedded"):
+        K.KubeClient.from_kubeconfig(str(broken))
+
+
+def _text(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_kubeconfig_with_file_paths_relative_to_it(tls_server, tmp_path):
+    f = tls_server.files
+    tls_server.routes[("GET", "/version")] = (200, {"ok": True})
+    conf = tmp_path / "kubelet.conf"  # the certificates are in the same directory (tmp_path)
+    conf.write_text(
+        "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority: ca.crt\n"
+        "    server: '%s'\n  name: k\nusers:\n- name: u\n  user:\n"
+        '    client-certificate: %s\n    client-key: "%s"\n' % (tls_server.url, f["client_crt"], "client.key")
+    )
+    read = K.read_kubeconfig(str(conf))
+    assert read == {
+        "server": tls_server.url,
+        "ca_file": str(tmp_path / "ca.crt"),
+        "client_cert": f["client_crt"],
+        "client_key": str(tmp_path / "client.key"),
+    }
+    assert K.KubeClient.from_kubeconfig(str(conf), timeout=5).get("/version") == {"ok": True}
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (
+            "clusters:\n- cluster:\n    server: https://a:6443\n- cluster:\n    server: https://b:6443\n",
+            "more than one",
+        ),
+        ("users:\n- user:\n    token: abc\nclusters:\n- cluster:\n    server: https://a\n", "no client certificate"),
+        ("users: []\n", "names no server"),
+        ("clusters:\n- cluster:\n    server: https://a\n    certificate-authority-data: '!!'\n", "not base64"),
+    ],
+)
+def test_kubeconfig_refusals(tmp_path, text, match):
+    conf = tmp_path / "c.conf"
+    conf.write_text(text)
+    with pytest.raises(K.KubeApiError, match=match):
+        K.read_kubeconfig(str(conf))
+    with pytest.raises(K.KubeApiError, match="kubeconfig .*missing.conf does not exist"):
+        K.read_kubeconfig(str(tmp_path / "missing.conf"))

@@ -100,6 +100,7 @@ def cluster():
 
 def run(tmp_path, cluster, check_mode=False, **args):
     args = dict(dict(node="node1", api_url=cluster.url, retry_interval=0.05, timeout=10), **args)
+    args = {k: v for k, v in args.items() if v is not None}  # None: option left out
     return run_module_file(MODULE, tmp_path, args, check_mode=check_mode)
 
 
@@ -159,3 +160,17 @@ def test_errors_are_clear(tmp_path, cluster):
     assert files["failed"] is True and "nope.crt does not exist" in files["msg"], files
     rc, pair = run(tmp_path, cluster, client_cert="/x.crt")
     assert pair["failed"] is True and "client_cert" in pair["msg"] and "client_key" in pair["msg"], pair
+
+
+def test_kubeconfig_connection(tmp_path, cluster):
+    conf = tmp_path / "admin.conf"
+    conf.write_text(
+        'clusters:\n- cluster:\n    server: "%s"\n  name: k\nusers:\n- name: admin\n  user:\n'
+        "    client-certificate: admin.crt\n    client-key: admin.key\n" % cluster.url
+    )
+    rc, result = run(tmp_path, cluster, api_url=None, kubeconfig=str(conf), state="cordoned")
+    assert rc == 0 and result["changed"] is True and cluster.unschedulable is True, result
+    rc, both = run(tmp_path, cluster, kubeconfig=str(conf), ca_file="/x")
+    assert both["failed"] is True and "mutually exclusive" in both["msg"], both
+    rc, neither = run(tmp_path, cluster, api_url=None)
+    assert neither["failed"] is True and "one of the following is required" in neither["msg"], neither
