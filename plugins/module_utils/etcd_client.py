@@ -36,6 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from ansible_collections.kubesmith.cluster.plugins.module_utils import tls_client
 from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_quorum import MemberView
 
 # gRPC status codes that the gateway reports in error bodies ("code").
@@ -186,34 +187,14 @@ class TlsConfig(object):
         self._context = None
 
     def context(self):
-        if self._context is not None:
-            return self._context
-        if bool(self.client_cert) != bool(self.client_key):
-            raise EtcdError("client_cert and client_key must be given together", kind="config")
-        for option, path in (
-            ("ca_cert", self.ca_cert),
-            ("client_cert", self.client_cert),
-            ("client_key", self.client_key),
-        ):
-            if path and not os.path.isfile(path):
-                raise EtcdError("%s %s does not exist or is not a file" % (option, path), kind="config")
-            if path and not os.access(path, os.R_OK):
-                raise EtcdError("%s %s is not readable by this user" % (option, path), kind="config")
-        try:
-            context = ssl.create_default_context(cafile=self.ca_cert or None)
-        except (ssl.SSLError, OSError) as exc:
-            raise EtcdError("ca_cert %s is not a PEM CA bundle: %s" % (self.ca_cert, exc), kind="config") from exc
-        if self.client_cert:
+        if self._context is None:
             try:
-                context.load_cert_chain(self.client_cert, self.client_key)
-            except (ssl.SSLError, OSError) as exc:
-                raise EtcdError(
-                    "cannot load client_cert %s with client_key %s (not PEM, or the key does not match the "
-                    "certificate): %s" % (self.client_cert, self.client_key, exc),
-                    kind="config",
-                ) from exc
-        self._context = context
-        return context
+                self._context = tls_client.client_context(
+                    self.ca_cert, self.client_cert, self.client_key, ca_option="ca_cert"
+                )
+            except tls_client.TlsSetupError as exc:
+                raise EtcdError(str(exc), kind="config") from exc
+        return self._context
 
 
 def _split_url(url):

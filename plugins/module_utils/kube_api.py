@@ -48,6 +48,8 @@ import ssl
 import tempfile
 from urllib.parse import quote, urlencode, urlsplit
 
+from ansible_collections.kubesmith.cluster.plugins.module_utils import tls_client
+
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON = "application/json"
@@ -76,33 +78,18 @@ def path_quote(part):
 
 
 def _check_file(option, path):
-    if not os.path.isfile(path):
-        raise KubeApiError("%s %s does not exist or is not a file" % (option, path), kind="config")
-    if not os.access(path, os.R_OK):
-        raise KubeApiError("%s %s is not readable by this user" % (option, path), kind="config")
+    try:
+        tls_client.check_readable(option, path)
+    except tls_client.TlsSetupError as exc:
+        raise KubeApiError(str(exc), kind="config") from exc
 
 
 def ssl_context(ca_file=None, client_cert=None, client_key=None):
     """The SSLContext for the API: trust ``ca_file`` (else the system store), present the client certificate."""
-    if bool(client_cert) != bool(client_key):
-        raise KubeApiError("client_cert and client_key must be given together", kind="config")
-    for option, path in (("ca_file", ca_file), ("client_cert", client_cert), ("client_key", client_key)):
-        if path:
-            _check_file(option, path)
     try:
-        context = ssl.create_default_context(cafile=ca_file or None)
-    except (ssl.SSLError, OSError) as exc:
-        raise KubeApiError("ca_file %s is not a PEM CA bundle: %s" % (ca_file, exc), kind="config") from exc
-    if client_cert:
-        try:
-            context.load_cert_chain(client_cert, client_key)
-        except (ssl.SSLError, OSError) as exc:
-            raise KubeApiError(
-                "cannot load client_cert %s with client_key %s (not PEM, or the key does not match the "
-                "certificate): %s" % (client_cert, client_key, exc),
-                kind="config",
-            ) from exc
-    return context
+        return tls_client.client_context(ca_file, client_cert, client_key, ca_option="ca_file")
+    except tls_client.TlsSetupError as exc:
+        raise KubeApiError(str(exc), kind="config") from exc
 
 
 def _describe(exc):
