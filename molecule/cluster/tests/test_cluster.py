@@ -283,15 +283,25 @@ def test_with_one_control_plane_host_stopped_the_api_answers_and_schedules():
     )
     assert cut.returncode == 0, cut.stderr
     try:
-        # admin.conf points at the VIP: the API answers once keepalived moved it and haproxy marked the host down
-        ready = _deadline_poll(lambda: other.run("%s get --raw /readyz" % KUBECTL).rc == 0, 60)
-        assert ready, other.run("%s get --raw /readyz" % KUBECTL).stderr
-        other.run("%s delete pod ks-after-failover --ignore-not-found --wait=true" % KUBECTL)
+        # admin.conf points at the VIP: the API answers once keepalived moved it and haproxy marked the host down.
+        # Requests in flight while the apiservers' etcd clients drop their connections to the lost member can fail
+        # once ("transport is closing"); a client retries them, so does this test - it counts and prints them.
+        errors = []
+
+        def call(command):
+            result = other.run("%s %s" % (KUBECTL, command))
+            if result.rc != 0:
+                errors.append(result.stderr.strip())
+            return result
+
+        assert _deadline_poll(lambda: call("get --raw /readyz").rc == 0, 60), errors
+        call("delete pod ks-after-failover --ignore-not-found --wait=true")
         pod = BUSYBOX_POD.replace("ks-busybox", "ks-after-failover")
-        created = _deadline_poll(lambda: other.run("%s apply -f - <<'EOF'\n%s\nEOF" % (KUBECTL, pod)).rc == 0, 30)
-        assert created
-        running = other.run("%s wait --for=condition=Ready pod/ks-after-failover --timeout=120s" % KUBECTL)
-        assert running.rc == 0, other.run("%s describe pod ks-after-failover" % KUBECTL).stdout
+        assert _deadline_poll(lambda: call("apply -f - <<'EOF'\n%s\nEOF" % pod).rc == 0, 30), errors
+        ready = "get pod ks-after-failover -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}'"
+        running = _deadline_poll(lambda: call(ready).stdout.strip() == "True", 120)
+        print("failover: %d API requests failed and were retried: %s" % (len(errors), errors))
+        assert running, other.run("%s describe pod ks-after-failover" % KUBECTL).stdout + "\n".join(errors)
     finally:
         subprocess.run(
             ["podman", "network", "connect", "--ip", CONTROL_PLANE[holder], NETWORK, holder],
