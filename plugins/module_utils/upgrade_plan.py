@@ -23,7 +23,8 @@ Interface::
                 "containerd_version": "1.7.24"}          # optional: omitted = containerd is not upgraded
     settings = {"etcd_hosts": [...], "control_plane_hosts": [...], "worker_hosts": [...],  # inventory order
                 "worker_batch": 1 | "1" | "25%",         # upgrade_worker_batch (default 1)
-                "allow_downgrade": False}                # patch-level downgrades only, see below
+                "allow_downgrade": False,                # patch-level downgrades only, see below
+                "unhealthy": {"cp2": ["apiserver"]}}     # optional: steps to redo, see below
 
     returns  = {"steps": [{"phase": "etcd" | "control_plane" | "workers",
                            "hosts": ["cp1"],
@@ -46,6 +47,14 @@ Control-plane hosts that are nodes: their kubelet and containerd ride with the a
 not change (one drain per host). When the minor changes, an upgraded kubelet on cp1 would be newer than the
 apiservers still waiting on cp2/cp3 (the skew policy forbids a kubelet newer than *any* apiserver), so the
 control-plane hosts' kubelet/containerd steps follow in the same phase after every apiserver is at the target.
+
+Unhealthy components (``settings["unhealthy"]``, optional): inventory host -> list of ``apiserver``, ``kubelet``,
+``containerd``. Each is planned for that host even when it already reports the target version: a resumed roll
+redoes a step that failed its health gate (an apiserver that no longer answers after its binaries were swapped, a
+node that stayed NotReady). The step's ``from`` is still the version read; the forced step takes its usual place
+(a kubelet rides with its host's step). A component the host does not have (an ``apiserver`` on a host outside
+``control_plane_hosts``, a ``kubelet``/``containerd`` on a host that is not a node, ``containerd`` without a
+``containerd_version`` target) is refused.
 
 When is a host at the target:
 
@@ -407,6 +416,12 @@ def _plan(current, target, settings):
         ):
             need(host, "containerd", containerd[host])
 
+    forced = _unhealthy(settings, cp_hosts, nodes, ctd_target)
+    versions_read = {"apiserver": api_norm, "kubelet": kubelet_norm, "containerd": containerd}
+    for host, components in forced.items():
+        for component in components:
+            need(host, component, versions_read[component][host])
+
     to = {"etcd": etcd_target, "apiserver": kube_target, "kubelet": kube_target, "containerd": ctd_target}
 
     def step(phase, hosts, components):
@@ -446,7 +461,43 @@ def _plan(current, target, settings):
         if host not in all_hosts:
             all_hosts.append(host)
     skipped = [h for h in all_hosts if h not in work]
-    return {"steps": steps, "skipped": skipped, "summary": _summary(steps, skipped, to, minor_changes)}
+    return {"steps": steps, "skipped": skipped, "summary": _summary(steps, skipped, to, minor_changes, forced)}
+
+
+UNHEALTHY_COMPONENTS = ("apiserver", "kubelet", "containerd")
+
+
+def _unhealthy(settings, cp_hosts, nodes, ctd_target):
+    """``settings["unhealthy"]`` checked: ``{host: [component, ...]}`` in component order."""
+    unhealthy = settings.get("unhealthy") or {}
+    if not isinstance(unhealthy, dict):
+        raise UpgradePlanError(
+            "settings unhealthy must map inventory host names to component lists, got %r" % (unhealthy,)
+        )
+    out = {}
+    for host, components in unhealthy.items():
+        if isinstance(components, str) or not isinstance(components, (list, tuple)):
+            raise UpgradePlanError("settings unhealthy %s must be a list of components, got %r" % (host, components))
+        unknown = [c for c in components if c not in UNHEALTHY_COMPONENTS]
+        if unknown:
+            raise UpgradePlanError(
+                "settings unhealthy %s names %r: the components that can be planned again are %s"
+                % (host, unknown, ", ".join(UNHEALTHY_COMPONENTS))
+            )
+        for component in components:
+            if component == "apiserver" and host not in cp_hosts:
+                why = "it is not in control_plane_hosts"
+            elif component != "apiserver" and host not in nodes:
+                why = "it is not a node (no kubelet version read; not in control_plane_hosts or worker_hosts?)"
+            elif component == "containerd" and ctd_target is None:
+                why = "no containerd_version target is set (set it to the version the nodes should run)"
+            else:
+                continue
+            raise UpgradePlanError("cannot plan %s again on %s (marked unhealthy): %s" % (component, host, why))
+        if components:
+            out[host] = [c for c in UNHEALTHY_COMPONENTS if c in components]
+    order = cp_hosts + [h for h in nodes if h not in cp_hosts]
+    return {h: out[h] for h in order if h in out}
 
 
 def _check_etcd_supported(text, triple, kube_version, label, host=None):
@@ -461,7 +512,7 @@ def _check_etcd_supported(text, triple, kube_version, label, host=None):
         )
 
 
-def _summary(steps, skipped, to, minor_changes):
+def _summary(steps, skipped, to, minor_changes, forced):
     if not steps:
         return "nothing to do: every host runs the target versions"
     parts = []
@@ -485,6 +536,11 @@ def _summary(steps, skipped, to, minor_changes):
         )
     if minor_changes:
         parts.append("control-plane kubelets after every apiserver (minor upgrade)")
+    if forced:
+        parts.append(
+            "planned again (unhealthy): %s"
+            % ", ".join("%s %s" % (host, "+".join(components)) for host, components in forced.items())
+        )
     if skipped:
         parts.append("already at target: %s" % ", ".join(skipped))
     return "; ".join(parts)

@@ -503,3 +503,98 @@ def test_plan_does_not_modify_its_inputs():
     before = copy.deepcopy((current, target, settings))
     plan(current, target, settings)
     assert (current, target, settings) == before
+
+
+# --------------------------------------------------------------------------- unhealthy components (resumed rolls)
+
+
+def at_target():
+    return cluster(kube="v1.20.2+kubesmith.1", etcd="3.5.16", containerd="1.7.24", workers=("w1", "w2"))
+
+
+def test_unhealthy_apiserver_at_target_is_planned_again():
+    current, target, settings = at_target()
+    settings["unhealthy"] = {"cp2": ["apiserver"]}
+    result = plan(current, target, settings)
+    assert shape(result) == [("control_plane", ["cp2"], ["apiserver"])]
+    step = result["steps"][0]
+    assert step["from"] == {"cp2": {"apiserver": "v1.20.2+kubesmith.1"}}  # what was read, not invented
+    assert step["to"] == {"apiserver": "v1.20.2+kubesmith.1"}
+    assert step["drain"] is False
+    assert result["skipped"] == ["cp1", "cp3", "w1", "w2"]
+    assert result["summary"] == (
+        "control plane: 1 step (cp2) -> apiserver v1.20.2+kubesmith.1; planned again (unhealthy): cp2 apiserver; "
+        "already at target: cp1, cp3, w1, w2"
+    )
+
+
+def test_unhealthy_kubelet_rides_with_its_hosts_normal_step():
+    current, target, settings = at_target()
+    current["apiservers"]["cp1"] = "v1.20.2"  # cp1 still to do; its kubelet is at the target but NotReady
+    settings["unhealthy"] = {"cp1": ["kubelet"], "w2": ["kubelet"]}
+    settings["worker_batch"] = 2
+    result = plan(current, target, settings)
+    assert shape(result) == [
+        ("control_plane", ["cp1"], ["apiserver", "kubelet"]),  # one step, one drain
+        ("workers", ["w2"], ["kubelet"]),
+    ]
+    assert result["steps"][0]["drain"] is True
+    assert result["steps"][0]["from"] == {"cp1": {"apiserver": "v1.20.2", "kubelet": "v1.20.2+kubesmith.1"}}
+    assert "planned again (unhealthy): cp1 kubelet, w2 kubelet" in result["summary"]
+
+
+def test_unhealthy_worker_joins_the_batch_of_pending_workers():
+    current, target, settings = at_target()
+    current["kubelets"]["w1"] = "v1.20.2"
+    settings.update(unhealthy={"w2": ["kubelet", "containerd"]}, worker_batch=2)
+    result = plan(current, target, settings)
+    assert shape(result) == [("workers", ["w1", "w2"], ["kubelet", "containerd"])]
+    assert result["steps"][0]["from"] == {
+        "w1": {"kubelet": "v1.20.2"},
+        "w2": {"kubelet": "v1.20.2+kubesmith.1", "containerd": "1.7.24"},
+    }
+
+
+def test_unhealthy_kubelet_on_control_plane_in_a_minor_upgrade_waits_for_every_apiserver():
+    current, target, settings = cluster(kube="v1.35.4", etcd="3.6.5", containerd="2.1.4")
+    target.update(kube_version="v1.36.1", etcd_version="3.6.5", containerd_version="2.1.4")
+    current["apiservers"]["cp1"] = current["kubelets"]["cp1"] = "v1.36.1"
+    settings["unhealthy"] = {"cp1": ["kubelet"]}
+    steps = shape(plan(current, target, settings))
+    assert steps.index(("control_plane", ["cp1"], ["kubelet"])) > steps.index(("control_plane", ["cp3"], ["apiserver"]))
+
+
+def test_unhealthy_listed_in_inventory_order_and_empty_lists_ignored():
+    current, target, settings = at_target()
+    settings["unhealthy"] = {"w1": ["kubelet"], "cp3": ["apiserver"], "cp1": []}
+    result = plan(current, target, settings)
+    assert "planned again (unhealthy): cp3 apiserver, w1 kubelet" in result["summary"]
+    assert result["skipped"] == ["cp1", "cp2", "w2"]
+
+
+@pytest.mark.parametrize(
+    "unhealthy, match",
+    [
+        ({"cp1": ["etcd"]}, r"cp1 names \['etcd'\]: the components that can be planned again are apiserver, kubelet"),
+        ({"cp1": ["kube-proxy"]}, r"names \['kube-proxy'\]"),
+        ({"w1": ["apiserver"]}, r"cannot plan apiserver again on w1 \(marked unhealthy\): it is not in control_plane"),
+        ({"nowhere": ["kubelet"]}, r"cannot plan kubelet again on nowhere .*: it is not a node"),
+        ({"cp1": "apiserver"}, r"unhealthy cp1 must be a list of components"),
+        (["cp1"], r"settings unhealthy must map inventory host names"),
+    ],
+)
+def test_unhealthy_bad_input_refused(unhealthy, match):
+    current, target, settings = at_target()
+    settings["unhealthy"] = unhealthy
+    refused(current, target, settings, match)
+
+
+def test_unhealthy_containerd_needs_a_target_and_kubelet_a_node():
+    current, target, settings = at_target()
+    del target["containerd_version"]
+    settings["unhealthy"] = {"w1": ["containerd"]}
+    refused(current, target, settings, r"containerd again on w1 .*: no containerd_version target is set")
+    current, target, settings = at_target()
+    del current["kubelets"]["cp3"], current["containerd"]["cp3"]  # cp3 is not a node
+    settings["unhealthy"] = {"cp3": ["kubelet"]}
+    refused(current, target, settings, r"kubelet again on cp3 .*: it is not a node")
