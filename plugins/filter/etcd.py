@@ -3,6 +3,7 @@
 etcd_client_urls(members, hostvars, port=2379)   -> ["https://10.0.0.11:2379", ...]
 etcd_peer_urls(members, hostvars, port=2380)     -> ["https://10.0.0.11:2380", ...]
 etcd_initial_cluster(members, hostvars, port=2380) -> "etcd1=https://10.0.0.11:2380,..."
+host_urls(members, hostvars, port)               -> {"cp1": "https://10.0.0.11:6443", ...} (each host's own)
 
 ``members`` is a list of inventory names (usually ``groups['etcd']``); names come from
 ``node_name`` (default the inventory name), addresses from kubesmith.cluster.node_address.
@@ -39,4 +40,5 @@ class FilterModule:
             "etcd_client_urls": _wrap(etcd_urls.client_urls),
             "etcd_peer_urls": _wrap(etcd_urls.peer_urls),
             "etcd_initial_cluster": _wrap(etcd_urls.initial_cluster),
+            "host_urls": _wrap(etcd_urls.host_urls),
         }

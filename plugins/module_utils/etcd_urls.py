@@ -35,6 +35,11 @@ def client_urls(hosts, port=2379):
     return [_url(address, port) for _, address in members(hosts)]
 
 
+def host_urls(hosts, port):
+    """``{inventory name: https://address:port}``: each host's own endpoint (an etcd member, an apiserver)."""
+    return {host: _url(address, port) for (host, _, _), (_, address) in zip(hosts, members(hosts))}
+
+
 def peer_urls(hosts, port=2380):
     return [_url(address, port) for _, address in members(hosts)]
 

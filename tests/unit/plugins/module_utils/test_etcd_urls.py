@@ -2,6 +2,7 @@ import pytest
 from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_urls import (
     EtcdUrlError,
     client_urls,
+    host_urls,
     initial_cluster,
     peer_urls,
 )
@@ -15,6 +16,14 @@ def test_urls_and_initial_cluster():
     assert initial_cluster(HOSTS) == (
         "etcd1=https://10.0.0.11:2380,etcd2=https://10.0.0.12:2380,etcd3=https://[fd00::3]:2380"
     )
+
+
+def test_host_urls_keyed_by_inventory_name():
+    assert host_urls(HOSTS, 6443) == {
+        "etcd1": "https://10.0.0.11:6443",
+        "h2": "https://10.0.0.12:6443",
+        "etcd3": "https://[fd00::3]:6443",
+    }
 
 
 @pytest.mark.parametrize(
