@@ -565,6 +565,7 @@ class ArtifactPlan(object):
         self.staged = None
         self.created_parent = None  # <root>/<name> made by stage(), removed again if the run is abandoned
         self.warnings = []
+        self.unchecked = False  # check mode, source not there yet: the contents could not be checked
 
     @property
     def changed(self):
@@ -623,8 +624,11 @@ def plan_link(artifact, path, rel):
     return LinkPlan(path, target, before, "replace", backup=backup)
 
 
-def plan_artifact(artifact):
-    """Read-only decisions for one artifact (no pruning: that needs the whole run)."""
+def plan_artifact(artifact, check_mode=False):
+    """Read-only decisions for one artifact (no pruning: that needs the whole run).
+
+    In check mode a missing source is not an error: the download role's copy did not run for real either (a new
+    version in check mode), so the install is reported as pending, unchecked."""
     plan = ArtifactPlan(artifact)
     vdir = artifact.version_dir
     if os.path.lexists(vdir) and (os.path.islink(vdir) or not os.path.isdir(vdir)):
@@ -659,7 +663,10 @@ def plan_artifact(artifact):
             plan.install = True
             plan.reason = "link target(s) %s missing from the installed version" % ", ".join(damaged)
             plan.replace_existing = True
-    if plan.install:
+    if plan.install and not src_exists and check_mode:
+        plan.unchecked = True
+        plan.reason += " (check mode: %s is not placed yet, contents unchecked)" % artifact.src
+    elif plan.install:
         if not src_exists:
             raise ArtifactError("%s: source %s does not exist on the host (the download role puts it there); "
                                 "cannot install %s" % (artifact.label, artifact.src, vdir))
@@ -802,7 +809,7 @@ class Installer(object):
         self.plans = []
 
     def plan(self):
-        self.plans = [plan_artifact(art) for art in self.artifacts]
+        self.plans = [plan_artifact(art, self.check_mode) for art in self.artifacts]
         after_targets = [link.target for plan in self.plans for link in plan.links]
         managed = {link.path for plan in self.plans for link in plan.links}
         by_name = {}
@@ -868,7 +875,7 @@ class Installer(object):
             self.plan()
             if self.check_mode:
                 for plan in self.plans:
-                    if plan.install:
+                    if plan.install and not plan.unchecked:
                         check_contents(plan)
             else:
                 self.stage()

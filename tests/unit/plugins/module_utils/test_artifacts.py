@@ -523,6 +523,18 @@ def test_missing_source(env):
         env.run([spec])
 
 
+def test_missing_source_in_check_mode_is_a_pending_install(env):
+    """A new version in check mode: the download role's copy did not run for real, so the source is absent."""
+    env.run([containerd_spec(env, "1.6.20")])
+    spec = containerd_spec(env, "1.7.24", sha256="a" * 64)
+    os.unlink(spec["src"])
+    before = snapshot(env.top, strict=True)
+    result = env.run([spec], check_mode=True)
+    assert snapshot(env.top, strict=True) == before
+    assert result["changed"] is True
+    assert "not placed yet" in result["artifacts"][0]["reason"]
+
+
 # --------------------------------------------------------------------------- check mode
 
 
