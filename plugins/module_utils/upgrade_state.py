@@ -150,11 +150,13 @@ def ready_condition(node):
     return False, "no Ready condition"
 
 
-def read_nodes(items, nodes, containerd_required):
-    """From a Node list: ``{"kubelets": {host: v}, "containerd": {host: v}, "not_ready": {node: reason}}``.
+def read_nodes(items, nodes, containerd_required, marker=None):
+    """From a Node list: ``{"kubelets": {host: v}, "containerd": {host: v}, "not_ready": {node: reason},
+    "marked": [host]}``.
 
     ``nodes`` maps inventory hosts to Node names; a host whose Node is absent is left out. ``not_ready`` covers
-    every Node of the list, in the inventory or not.
+    every Node of the list, in the inventory or not. ``marked``: hosts whose Node carries the annotation ``marker``
+    (set by the upgrade playbook while it has a node drained; still there = that node's step did not finish).
     """
     if not isinstance(nodes, dict):
         raise UpgradeStateError("nodes must map inventory host names to Node names, got %r" % (nodes,))
@@ -165,7 +167,7 @@ def read_nodes(items, nodes, containerd_required):
         if name in by_name:
             raise UpgradeStateError("nodes: %s and %s both name the Node %s" % (by_name[name], host, name))
         by_name[name] = host
-    kubelets, containerd, not_ready = {}, {}, {}
+    kubelets, containerd, not_ready, marked = {}, {}, {}, []
     for node in items:
         name = (node.get("metadata") or {}).get("name", "")
         ready, reason = ready_condition(node)
@@ -181,7 +183,9 @@ def read_nodes(items, nodes, containerd_required):
         version = runtime_version(info.get("containerRuntimeVersion"), name, containerd_required)
         if version is not None:
             containerd[host] = version
-    return {"kubelets": kubelets, "containerd": containerd, "not_ready": not_ready}
+        if marker and marker in ((node.get("metadata") or {}).get("annotations") or {}):
+            marked.append(host)
+    return {"kubelets": kubelets, "containerd": containerd, "not_ready": not_ready, "marked": sorted(marked)}
 
 
 def check_ready(not_ready, ignore, nodes):
@@ -308,11 +312,13 @@ def collect(params, api_client, etcd_client):
         except KubeApiError as exc:
             raise UpgradeStateError("cannot list the Nodes: %s" % exc) from None
         nodes = params.get("nodes") or {}
-        read = read_nodes(items, nodes, bool(params.get("containerd_version")))
+        read = read_nodes(items, nodes, bool(params.get("containerd_version")), params.get("resume_annotation"))
         current["kubelets"], current["containerd"] = read["kubelets"], read["containerd"]
         result["not_ready"] = sorted(read["not_ready"])
-        for host in check_ready(read["not_ready"], params.get("ignore_not_ready") or [], nodes):
-            unhealthy.setdefault(host, []).append("kubelet")
+        redo = check_ready(read["not_ready"], params.get("ignore_not_ready") or [], nodes) + read["marked"]
+        for host in redo:
+            if "kubelet" not in unhealthy.setdefault(host, []):
+                unhealthy[host].append("kubelet")
 
         # etcd: every member answers and is healthy
         current["etcd"] = read_etcd(params["etcd_members"], etcd_client)

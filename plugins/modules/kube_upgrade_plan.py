@@ -32,7 +32,8 @@ description:
     O(ignore_not_ready); an apiserver that does not answer and has no O(apiserver_installed) version."
   - "Resuming after a failed run: an apiserver that does not answer (connection refused, timeout, HTTP 5xx) counts
     as running the version its installed binary reports (O(apiserver_installed)) and is planned again even when that
-    is the target (RV(unhealthy)); so is the kubelet of a NotReady node listed in O(ignore_not_ready)."
+    is the target (RV(unhealthy)); so is the kubelet of a NotReady node listed in O(ignore_not_ready), and the
+    kubelet of a Node that still carries O(resume_annotation) (its step was interrupted after the drain)."
   - The plan follows the version-skew policy (no minor skipped, kubelets never newer than an apiserver, etcd and
     containerd versions the target Kubernetes minor supports); see RV(plan) and the refusals it names.
 version_added: 0.1.0
@@ -122,6 +123,13 @@ options:
     type: list
     elements: str
     default: []
+  resume_annotation:
+    description:
+      - Annotation the upgrade playbook puts on a Node before draining it and removes after uncordoning it. A Node
+        that still has it did not finish its step (it may be cordoned with its binaries already swapped), so its
+        kubelet is planned again. Empty disables this.
+    type: str
+    default: kubesmith.io/upgrade
   request_timeout:
     description: Seconds to wait for the connection and each read of every API and etcd request.
     type: float
@@ -270,6 +278,7 @@ ARGUMENT_SPEC = dict(
     worker_batch=dict(type="raw", default=1),
     allow_downgrade=dict(type="bool", default=False),
     ignore_not_ready=dict(type="list", elements="str", default=[]),
+    resume_annotation=dict(type="str", default="kubesmith.io/upgrade"),
     request_timeout=dict(type="float", default=10.0),
 )
 

@@ -528,3 +528,29 @@ def test_collect_containerd_unsupported_without_target_still_checked():
     api = FakeApi(nodes=[node(n, runtime="containerd://1.2.0") for n in NODES])
     with pytest.raises(us.UpgradeStateError, match="containerd 1.2.0 on cp1 does not work with Kubernetes"):
         us.collect(params(containerd_version=None), api, FakeEtcd())
+
+
+def test_a_node_still_marked_by_an_interrupted_step_is_planned_again():
+    """cp1 was drained and swapped, then the run stopped before uncordon: the annotation is still there."""
+    marked = node("cp1", kubelet="v1.20.2+kubesmith.1", runtime="containerd://1.7.24")
+    marked["metadata"]["annotations"] = {"kubesmith.io/upgrade": "v1.20.2+kubesmith.1", "other": "x"}
+    api = FakeApi(
+        {URL[h]: "v1.20.2+kubesmith.1" for h in CPS},
+        nodes=[marked]
+        + [node(n, kubelet="v1.20.2+kubesmith.1", runtime="containerd://1.7.24") for n in ("cp2", "cp3", "w1")],
+    )
+    etcd = FakeEtcd({ETCD[h]: "3.5.16" for h in CPS})
+    result = us.collect(params(resume_annotation="kubesmith.io/upgrade"), api, etcd)
+    assert result["unhealthy"] == {"cp1": ["kubelet"]}
+    assert result["pending"] == ["cp1"]
+    assert result["hosts"]["cp1"] == dict(OFF, node=True, drain=True)
+    # without the option (or with it empty) the mark is not looked at
+    assert us.collect(params(resume_annotation=""), api, etcd)["pending"] == []
+
+
+def test_read_nodes_lists_marked_hosts_once_per_host():
+    marked = node("cp2")
+    marked["metadata"]["annotations"] = {"kubesmith.io/upgrade": "v1"}
+    read = us.read_nodes([node("cp1"), marked], {"cp1": "cp1", "cp2": "cp2"}, False, "kubesmith.io/upgrade")
+    assert read["marked"] == ["cp2"]
+    assert us.read_nodes([marked], {"cp2": "cp2"}, False)["marked"] == []
