@@ -3,10 +3,14 @@
 import json
 import os
 import subprocess
+import sys
 import time
 
 import pytest
-import testinfra
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+from kscluster import deadline_poll as _deadline_poll  # noqa: E402  (shared scenario helpers, not a package)
+from kscluster import ssh_host  # noqa: E402
 
 CONTROL_PLANE = {"ks-cl-1": "10.127.0.41", "ks-cl-2": "10.127.0.42", "ks-cl-3": "10.127.0.43"}
 WORKERS = {"ks-cl-4": "10.127.0.44"}
@@ -75,18 +79,10 @@ NETWORK = "kubesmith-lab"
 FIRST = sorted(CONTROL_PLANE)[0]  # cluster-wide checks run once, from the first control-plane host
 
 
-SSH_OPTIONS = (
-    "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5"
-    " -o ControlMaster=auto -o ControlPath=/tmp/ks-testinfra-%r@%h -o ControlPersist=60s"
-)
-
-
 def _host(name):
-    # Over ssh like Ansible, not `podman exec`: stopping a test host's container can remove the other containers'
-    # cgroup directories on this machine, after which `podman exec` fails. Tests choose their hosts by role
-    # (parametrized by name) instead of skipping the others.
-    key = os.environ.get("KS_SSH_KEY", "/var/cache/kubesmith/ssh/id_ed25519")
-    return testinfra.get_host("ssh://root@" + NODES[name], ssh_identity_file=key, ssh_extra_args=SSH_OPTIONS)
+    # Over ssh, not `podman exec` (see kscluster.ssh_host). Tests choose their hosts by role (parametrized by name)
+    # instead of skipping the others.
+    return ssh_host(NODES[name])
 
 
 def _running(host, unit):
@@ -197,16 +193,6 @@ def test_busybox_pod_runs_from_the_preloaded_image():
     assert pod["status"]["phase"] == "Running"
     assert pod["status"]["podIP"], described
     host.run("%s delete pod ks-busybox --wait=false" % KUBECTL)
-
-
-def _deadline_poll(check, seconds, interval=2):
-    """Run ``check`` until it returns something truthy or ``seconds`` pass; return its last result."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)  # poll interval of a readiness check bounded by the deadline
 
 
 def _web_pods(host):
