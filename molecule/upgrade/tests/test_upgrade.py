@@ -88,6 +88,19 @@ def test_workload_with_a_disruption_budget_and_a_client_loop():
     assert deadline_poll(lambda: "ok" in host.run("cat %s" % CLIENT_LOG).stdout, 30)
 
 
+def test_check_mode_reports_the_upgrade_and_changes_nothing():
+    rc, output = run_playbook("upgrade.yml", *TARGETS, "--check", timeout=900)
+    assert rc == 0, output[-4000:]
+    stats = recap(output)
+    assert all(stats[name]["changed"] > 0 for name in HOSTS), stats
+    for address in HOSTS.values():
+        assert _api_version(address) == OLD_KUBE
+    nodes = _nodes()
+    assert all(not n["spec"].get("unschedulable") for n in nodes.values())
+    assert all(ANNOTATION not in n["metadata"].get("annotations", {}) for n in nodes.values())
+    assert {n["status"]["nodeInfo"]["kubeletVersion"] for n in nodes.values()} == {OLD_KUBE}
+
+
 def test_a_failing_step_stops_the_roll_after_that_host_and_the_rest_keeps_serving():
     """The second control-plane host gets an apiserver that cannot start (an unknown flag): its /readyz gate fails,
     the roll stops there; the first host is upgraded, the third untouched, and the cluster answers."""
