@@ -2,11 +2,12 @@
 
 import json
 import os
+import sys
 
-import testinfra
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+from kscluster import KUBECTL, deadline_poll, ssh_host  # noqa: E402  (shared scenario helpers, not a package)
 
 ADDRESS = "10.127.0.51"
-KUBECTL = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf"
 WEB = """
 apiVersion: v1
 kind: Pod
@@ -30,10 +31,7 @@ spec:
 
 
 def _host():
-    # over ssh like Ansible (see the cluster scenario for why not `podman exec`)
-    key = os.environ.get("KS_SSH_KEY", "/var/cache/kubesmith/ssh/id_ed25519")
-    options = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5"
-    return testinfra.get_host("ssh://root@" + ADDRESS, ssh_identity_file=key, ssh_extra_args=options)
+    return ssh_host(ADDRESS)  # over ssh like Ansible (see kscluster.ssh_host)
 
 
 def test_every_component_runs_on_the_one_host():
@@ -62,5 +60,8 @@ def test_the_node_is_ready_untainted_and_serves_a_pod_through_its_service():
     ready = host.run("%s wait --for=condition=Ready pod/ks-web --timeout=180s" % KUBECTL)
     assert ready.rc == 0, host.run("%s describe pod ks-web" % KUBECTL).stdout
     cluster_ip = host.check_output("%s get service ks-web -o jsonpath={.spec.clusterIP}" % KUBECTL)
-    out = host.run("curl -sS --max-time 5 http://%s/" % cluster_ip)
-    assert out.stdout.strip() == "single-ok", out.stdout + out.stderr
+    # kube-proxy rejects a Service's traffic until its endpoint reached the rules: a Ready pod can be a moment early
+    answered = deadline_poll(
+        lambda: host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stdout.strip() == "single-ok", 30
+    )
+    assert answered, host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stderr
