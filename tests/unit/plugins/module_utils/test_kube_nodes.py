@@ -1,18 +1,81 @@
 """Unit tests for plugins/module_utils/kube_nodes.py: node-pool label and taint changes."""
 
+import json
+
 import pytest
 from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_nodes as kn
 
 
-def node(labels=None, taints=None):
+def node(labels=None, taints=None, recorded=None):
     obj = {"metadata": {"name": "n1", "labels": labels or {}}, "spec": {}}
     if taints is not None:
         obj["spec"]["taints"] = taints
+    if recorded is not None:
+        text = recorded if isinstance(recorded, str) else json.dumps(recorded, sort_keys=True)
+        obj["metadata"]["annotations"] = {kn.POOL_ANNOTATION: text, "other": "x"}
     return obj
 
 
+def record(labels=(), taints=()):
+    return json.dumps({"labels": sorted(labels), "taints": sorted(taints)}, sort_keys=True)
+
+
 def test_nothing_wanted_nothing_to_do():
-    assert kn.pool_changes(node({"a": "1"}), {}, []) == {"labels": {}, "taints": [], "label_args": [], "taint_args": []}
+    assert kn.pool_changes(node({"a": "1"}), {}, []) == {
+        "labels": {},
+        "taints": [],
+        "remove_labels": [],
+        "remove_taints": [],
+        "label_args": [],
+        "taint_args": [],
+        "annotate_args": [],
+    }
+
+
+def test_what_kubesmith_sets_is_recorded_on_the_node():
+    changes = kn.pool_changes(node(), {"pool": "gpu"}, ["pool=gpu:NoSchedule"])
+    assert changes["annotate_args"] == ["kubesmith.io/pool=" + record(["pool"], ["pool:NoSchedule"])]
+
+
+def test_a_converged_node_needs_nothing():
+    current = [{"key": "pool", "value": "gpu", "effect": "NoSchedule"}]
+    converged = node({"pool": "gpu"}, current, record(["pool"], ["pool:NoSchedule"]))
+    changes = kn.pool_changes(converged, {"pool": "gpu"}, ["pool=gpu:NoSchedule"])
+    assert (changes["label_args"], changes["taint_args"], changes["annotate_args"]) == ([], [], [])
+
+
+def test_dropped_from_the_inventory_is_removed_others_survive():
+    current = [
+        {"key": "pool", "value": "gpu", "effect": "NoSchedule"},
+        {"key": "theirs", "effect": "NoExecute"},
+    ]
+    labels = {"pool": "gpu", "zone": "a", "theirs": "1"}
+    was = node(labels, current, record(["pool", "zone"], ["pool:NoSchedule"]))
+    changes = kn.pool_changes(was, {"pool": "gpu"}, [])
+    assert changes["remove_labels"] == ["zone"]
+    assert changes["label_args"] == ["zone-"]
+    assert changes["remove_taints"] == ["pool:NoSchedule"]
+    assert changes["taint_args"] == ["pool:NoSchedule-"]
+    assert changes["annotate_args"] == ["kubesmith.io/pool=" + record(["pool"])]
+
+
+def test_nothing_wanted_any_more_drops_the_record():
+    was = node({"zone": "a"}, [], record(["zone"]))
+    changes = kn.pool_changes(was, {}, [])
+    assert changes["label_args"] == ["zone-"]
+    assert changes["annotate_args"] == ["kubesmith.io/pool-"]
+
+
+def test_recorded_but_already_gone_is_not_removed_again():
+    changes = kn.pool_changes(node({}, [], record(["zone"], ["x:NoSchedule"])), {"a": "1"}, [])
+    assert changes["remove_labels"] == [] and changes["remove_taints"] == []
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"labels": "zone", "taints": [3, "nocolon"]}'])
+def test_an_unreadable_record_removes_nothing(text):
+    changes = kn.pool_changes(node({"zone": "a"}, [], text), {}, [])
+    assert changes["remove_labels"] == [] and changes["remove_taints"] == []
+    assert changes["annotate_args"] == ["kubesmith.io/pool-"]
 
 
 def test_missing_and_changed_labels_only():
