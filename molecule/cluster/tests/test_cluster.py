@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 from kscluster import deadline_poll as _deadline_poll  # noqa: E402  (shared scenario helpers, not a package)
 from kscluster import ssh_host  # noqa: E402
+from ksplay import recap, run_playbook  # noqa: E402
 
 CONTROL_PLANE = {"ks-cl-1": "10.127.0.41", "ks-cl-2": "10.127.0.42", "ks-cl-3": "10.127.0.43"}
 WORKERS = {"ks-cl-4": "10.127.0.44"}
@@ -255,6 +256,41 @@ def test_admin_kubeconfig_fetched_to_the_controller():
     assert os.stat(path).st_mode & 0o777 == 0o600
     with open(path, encoding="utf-8") as handle:
         assert "server: https://%s:%d" % (VIP, LB_PORT) in handle.read().replace('"', "")
+
+
+def _pools(*extra):
+    rc, output = run_playbook("kubernetes.yml", "--tags", "worker", *extra)
+    assert rc == 0, output[-3000:]
+    node = json.loads(_host(FIRST).check_output("%s get node ks-cl-4 -o json" % KUBECTL))
+    return node["metadata"]["labels"], node["spec"].get("taints", []), recap(output)
+
+
+def test_node_pools_follow_the_inventory_and_leave_others_labels_alone():
+    """Changed in the inventory -> changed on the node; dropped -> removed; a label someone else set survives."""
+    assert _host(FIRST).run("%s label node ks-cl-4 --overwrite someone.else/team=web" % KUBECTL).rc == 0
+    changed = '{"worker_node_labels": {"kubesmith.test/pool": "batch"}, "worker_node_taints": []}'
+    labels, taints, _ = _pools("-e", changed)
+    assert labels.get("kubesmith.test/pool") == "batch"
+    assert not [t for t in taints if t["key"] == "kubesmith.test/pool"], taints
+    assert labels.get("someone.else/team") == "web"
+    labels, taints, _ = _pools("-e", '{"worker_node_labels": {}, "worker_node_taints": []}')
+    assert "kubesmith.test/pool" not in labels
+    assert labels.get("someone.else/team") == "web"
+    control_plane = json.loads(_host(FIRST).check_output("%s get node ks-cl-1 -o json" % KUBECTL))
+    assert CONTROL_PLANE_TAINT in control_plane["spec"]["taints"], "the role's own taint stays"
+    labels, taints, stats = _pools()  # the inventory's pool again
+    assert labels.get("kubesmith.test/pool") == "general"
+    assert taints == [{"key": "kubesmith.test/pool", "value": "general", "effect": "PreferNoSchedule"}]
+    assert labels.get("someone.else/team") == "web"
+    assert stats["ks-cl-4"]["changed"] > 0 and stats["ks-cl-1"]["changed"] == 0, stats
+
+
+@pytest.mark.parametrize("limit", ["ks-cl-2", "ks-cl-1"])  # an etcd member; the host of the cluster CA
+def test_reset_of_one_host_that_the_cluster_needs_is_refused(limit):
+    rc, output = run_playbook("reset.yml", "-e", "reset_confirm=true", "--limit", limit)
+    assert rc != 0 and "remove_node.yml" in output and "Nothing was changed" in output, output[-2000:]
+    assert all(s["changed"] == 0 for s in recap(output).values())
+    assert _host(limit).service("kubelet").is_running
 
 
 def test_with_one_control_plane_host_stopped_the_api_answers_and_schedules():

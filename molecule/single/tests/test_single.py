@@ -6,6 +6,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 from kscluster import KUBECTL, deadline_poll, ssh_host  # noqa: E402  (shared scenario helpers, not a package)
+from ksplay import recap, run_playbook  # noqa: E402
 
 ADDRESS = "10.127.0.51"
 WEB = """
@@ -65,3 +66,46 @@ def test_the_node_is_ready_untainted_and_serves_a_pod_through_its_service():
         lambda: host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stdout.strip() == "single-ok", 30
     )
     assert answered, host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stderr
+
+
+SERVICES = ["kubelet", "kube-proxy", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"]
+SERVICES += ["containerd"]
+REMOVED = [
+    "/etc/kubernetes",
+    "/var/lib/etcd",
+    "/etc/etcd",
+    "/etc/containerd",
+    "/opt/kubesmith",
+    "/etc/cni/net.d",
+    "/etc/systemd/system/kubelet.service",
+    "/usr/local/libexec/kubesmith",
+]
+
+
+def test_reset_needs_confirmation_removes_the_footprint_and_site_builds_it_again():
+    """Last in this scenario: the host is reset, then built again by site.yml."""
+    host = _host()
+    rc, output = run_playbook("reset.yml")
+    assert rc != 0 and "-e reset_confirm=true" in output, output[-2000:]
+    assert all(s["changed"] == 0 for s in recap(output).values()), recap(output)
+    assert host.service("kubelet").is_running
+
+    rc, output = run_playbook("reset.yml", "-e", "reset_confirm=true", timeout=600)
+    assert rc == 0, output[-3000:]
+    for unit in SERVICES + ["kubesmith-pod-network"]:
+        assert not host.service(unit).is_running, unit
+    for path in REMOVED:
+        assert not host.file(path).exists, path
+    assert host.run("pgrep -x containerd-shim").rc == 1, "containers left running"
+    links = host.run("find /usr/local/bin /usr/local/sbin /opt/cni -maxdepth 1 -type l -lname '/opt/kubesmith/*'")
+    assert links.stdout.strip() == "", links.stdout
+    chains = host.run("iptables-save | grep -cE 'KUBE-|KUBESMITH-|CNI-'")
+    assert chains.stdout.strip() == "0", host.run("iptables-save").stdout
+    assert host.run("findmnt -rn -o TARGET | grep -E '^/var/lib/kubelet/'").rc == 1
+    for root in ("/var/lib/kubelet", "/var/lib/containerd"):  # may be mount points: emptied
+        assert host.run("ls -A %s 2>/dev/null" % root).stdout.strip() == "", root
+
+    rc, output = run_playbook("site.yml", timeout=1200)
+    assert rc == 0, output[-3000:]
+    node = json.loads(host.check_output("%s get node ks-single-1 -o json" % KUBECTL))
+    assert [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
