@@ -1,4 +1,4 @@
-"""Real local etcd clusters for the etcd module tests.
+"""Real local etcd clusters for the etcd module tests, and a JSON HTTP server for fake-API module tests.
 
 Fixtures (all lazy: nothing starts unless a test asks for it):
 
@@ -30,8 +30,10 @@ import ssl
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography import x509
@@ -468,3 +470,33 @@ def run_module_file(module, tmp_path, args, check_mode=False, diff=False, timeou
         raise AssertionError(
             "module printed no JSON (rc=%d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr)
         ) from exc
+
+
+class JsonServer(object):
+    """A local HTTP server answering JSON, for module tests against a fake API: ``answer(method, path, body)``
+    (``path`` with its query string, ``body`` the raw request bytes) returns ``(status, object)``."""
+
+    def __init__(self, answer):
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                status, obj = answer(self.command, self.path, self.rfile.read(length) if length else b"")
+                raw = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_PATCH = _serve
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -4,11 +4,10 @@ over HTTP: nodes, pods, the Eviction subresource with a PodDisruptionBudget that
 import json
 import os
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from conftest import REPO, run_module_file
+from conftest import REPO, JsonServer, run_module_file
 
 MODULE = os.path.join(REPO, "plugins", "modules", "kube_drain.py")
 
@@ -71,31 +70,15 @@ class Cluster(object):
 def cluster():
     state = Cluster()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            url = urlsplit(self.path)
-            with state.lock:
-                status, answer = state.handle(self.command, url.path, parse_qs(url.query), body)
-            raw = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+    def answer(method, path, raw):
+        url = urlsplit(path)
+        with state.lock:
+            return state.handle(method, url.path, parse_qs(url.query), json.loads(raw) if raw else None)
 
-        do_GET = do_POST = do_PATCH = _serve
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    state.url = "http://127.0.0.1:%d" % httpd.server_address[1]
+    server = JsonServer(answer)
+    state.url = server.url
     yield state
-    httpd.shutdown()
-    httpd.server_close()
+    server.close()
 
 
 def run(tmp_path, cluster, check_mode=False, **args):

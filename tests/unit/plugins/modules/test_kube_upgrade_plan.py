@@ -2,16 +2,13 @@
 etcd members over HTTP (one server each, a closed port for one that is down), and once against a real TLS etcd."""
 
 import base64
-import json
 import os
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
 from ansible_collections.kubesmith.cluster.plugins.modules import kube_upgrade_plan
-from conftest import REPO, run_module_file
+from conftest import REPO, JsonServer, run_module_file
 
 MODULE = os.path.join(REPO, "plugins", "modules", "kube_upgrade_plan.py")
 CPS = ["cp1", "cp2", "cp3"]
@@ -35,34 +32,15 @@ class Server(object):
     def __init__(self, routes):
         self.routes = routes
         self.hits = []
-        server = self
+        self.server = JsonServer(self._answer)
+        self.url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                server.hits.append((self.command, self.path))
-                status, answer = server.routes.get((self.command, self.path), (404, {"message": "no route"}))
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            do_GET = do_POST = _serve
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+    def _answer(self, method, path, raw):
+        self.hits.append((method, path))
+        return self.routes.get((method, path), (404, {"message": "no route"}))
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
 
 def closed_port_url():
