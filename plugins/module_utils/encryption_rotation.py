@@ -1,0 +1,244 @@
+# -*- coding: utf-8 -*-
+"""Encryption-at-rest key rotation: where it stands and what is left (playbooks/rotate_encryption_key.yml).
+
+Pure functions over the EncryptionConfiguration documents of every control-plane host (parsed YAML, in the
+order the playbook walks the hosts). A rotation from key A to a new key B goes through four phases, each one
+applied to one apiserver at a time so that every apiserver can always read what any other one writes:
+
+    all [A]  --add-->  [A, B]  --primary-->  [B, A]  --rewrite (every Secret)-->  --remove-->  [B]
+
+``plan(hosts, ...)`` reads the phase from the hosts' key lists, including a run interrupted half-way through a
+phase (some hosts done, others not), and returns the stages still to run with each stage's key list. States
+that no rotation produces (unrelated keys, one name with different secrets, different providers, a host with
+only the old key while another already encrypts with the new one) are refused with what to fix.
+
+Key material is only in the returned ``keys``/``old``/``new`` entries; messages and ``summary`` name keys, never
+their secrets.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import os
+import re
+
+PHASES = ("add", "primary", "rewrite", "remove")
+_KEY_N = re.compile(r"^key(\d+)$")
+
+
+class RotationError(Exception):
+    """A state the planner refuses; the message says what to fix and never carries a secret."""
+
+
+def parse_config(host, doc, path="/etc/kubernetes/encryption-config.yaml"):
+    """One host's EncryptionConfiguration -> ``{"host", "provider", "keys": [{name, secret}], "resources",
+    "identity_fallback"}``. Only kubesmith's shape is understood: one resources entry whose first provider
+    encrypts (aescbc, secretbox, aesgcm) and an optional ``identity`` after it."""
+    where = "%s: %s" % (host, path)
+    if not isinstance(doc, dict) or doc.get("kind") != "EncryptionConfiguration":
+        raise RotationError("%s is missing or not an EncryptionConfiguration: run site.yml first" % where)
+    resources = doc.get("resources")
+    if not isinstance(resources, list) or len(resources) != 1 or not isinstance(resources[0], dict):
+        raise RotationError("%s: expected one resources entry (as kubesmith writes it), found another layout" % where)
+    entry = resources[0]
+    providers = entry.get("providers") or []
+    if not isinstance(providers, list) or not providers or not isinstance(providers[0], dict):
+        raise RotationError("%s: no providers" % where)
+    first = providers[0]
+    if len(first) != 1:
+        raise RotationError("%s: a provider entry must name one provider" % where)
+    provider = next(iter(first))
+    if provider == "identity":
+        raise RotationError(
+            "%s: identity comes first, so nothing is encrypted at rest; there is no key to rotate" % where
+        )
+    body = first[provider] or {}
+    keys = body.get("keys") if isinstance(body, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise RotationError("%s: provider %s has no keys" % (where, provider))
+    out = []
+    for key in keys:
+        if not isinstance(key, dict) or not key.get("name") or not key.get("secret"):
+            raise RotationError("%s: every key needs a name and a secret" % where)
+        out.append({"name": str(key["name"]), "secret": str(key["secret"])})
+    rest = providers[1:]
+    if any(not isinstance(p, dict) or list(p) != ["identity"] for p in rest):
+        raise RotationError(
+            "%s: providers after %s other than identity (a provider change in progress?): finish it by hand"
+            % (where, provider)
+        )
+    return {
+        "host": host,
+        "provider": provider,
+        "keys": out,
+        "resources": [str(r) for r in entry.get("resources") or []],
+        "identity_fallback": bool(rest),
+    }
+
+
+def new_key_name(names):
+    """The next free ``keyN``: one more than the highest N in use (``key1`` when none is numbered)."""
+    numbers = [int(m.group(1)) for m in (_KEY_N.match(n) for n in names) if m]
+    number = max(numbers) + 1 if numbers else 1
+    while "key%d" % number in names:
+        number += 1
+    return "key%d" % number
+
+
+def new_secret():
+    """base64 of 32 random bytes: a valid key for aescbc, secretbox and aesgcm."""
+    return base64.b64encode(os.urandom(32)).decode("ascii")
+
+
+def _names(state):
+    return [k["name"] for k in state["keys"]]
+
+
+def _newer(first, second, fallback):
+    """Which of two key names is the rotation's new key. Keys this planner makes are ``keyN`` one above the
+    highest in use, so: the higher keyN, else the only keyN, else ``fallback`` (read from the walking order: the
+    first host is always updated first)."""
+    a, b = _KEY_N.match(first), _KEY_N.match(second)
+    if a and b and int(a.group(1)) != int(b.group(1)):
+        return first if int(a.group(1)) > int(b.group(1)) else second
+    if bool(a) != bool(b):
+        return first if a else second
+    return fallback
+
+
+def plan(states, expected_provider=None, stop_after="", secret=None):
+    """What is left of the rotation. ``states``: ``parse_config`` results in walking order (the playbook's
+    order of control-plane hosts). ``expected_provider``: the inventory's provider; a different one on the hosts
+    is refused (site.yml would rewrite the files with it). ``stop_after``: end after this phase (tests).
+    ``secret``: the new key's secret when a rotation starts (default: 32 random bytes).
+
+    Returns ``{"phase", "old", "new", "stages": [{"name", "keys"}], "provider", "resources",
+    "identity_fallback", "summary", "hosts": {host: [names]}}``; ``keys`` of a stage is the key list every host
+    gets in it (None for ``rewrite``)."""
+    if stop_after not in ("", None) + PHASES:
+        raise RotationError("stop after %r: must be one of %s (or empty)" % (stop_after, ", ".join(PHASES)))
+    if not states:
+        raise RotationError("no control-plane host to rotate the encryption key on")
+    providers = sorted({s["provider"] for s in states})
+    if len(providers) != 1:
+        raise RotationError(
+            "the apiservers use different providers (%s): make every %s the same (site.yml writes the "
+            "inventory's control_plane_encryption_provider) before rotating"
+            % (", ".join("%s=%s" % (s["host"], s["provider"]) for s in states), "encryption-config.yaml")
+        )
+    provider = providers[0]
+    if expected_provider and provider != expected_provider:
+        raise RotationError(
+            "the apiservers encrypt with %s but control_plane_encryption_provider is %s: a provider change is not "
+            "a key rotation; set control_plane_encryption_provider: %s" % (provider, expected_provider, provider)
+        )
+    layouts = {(tuple(s["resources"]), s["identity_fallback"]) for s in states}
+    if len(layouts) != 1:
+        raise RotationError(
+            "the apiservers' configurations list different resources or identity fallbacks: run site.yml to make "
+            "them the same first"
+        )
+    secrets = {}
+    for s in states:
+        if len(set(_names(s))) != len(s["keys"]):
+            raise RotationError("%s: a key name is used twice in its encryption configuration" % s["host"])
+        for key in s["keys"]:
+            seen = secrets.setdefault(key["name"], (key["secret"], s["host"]))
+            if seen[0] != key["secret"]:
+                raise RotationError(
+                    "key %s has a different secret on %s than on %s: one of them cannot read what the other "
+                    "writes; restore the same key on both (from a backup of encryption-config.yaml)"
+                    % (key["name"], s["host"], seen[1])
+                )
+    names = sorted(secrets)
+    lists = [tuple(_names(s)) for s in states]
+    hosts = {s["host"]: list(_names(s)) for s in states}
+    describe = ", ".join("%s=[%s]" % (s["host"], ",".join(_names(s))) for s in states)
+
+    def key(name):
+        return {"name": name, "secret": secrets[name][0]}
+
+    if len(names) == 1:
+        old = names[0]
+        new = new_key_name(names)
+        secrets[new] = (secret or new_secret(), None)
+        phase = "add"
+        summary = "new rotation: %s -> %s (new key generated)" % (old, new)
+    elif len(names) == 2:
+        if any(len(item) > 2 for item in lists):
+            raise RotationError("unexpected key lists (%s): at most two keys during a rotation" % describe)
+        singles = {item[0] for item in lists if len(item) == 1}
+        pairs = {item for item in lists if len(item) == 2}
+        if len(singles) > 1:
+            raise RotationError(
+                "some apiservers know only %s: they cannot read what the others write; give every "
+                "apiserver the same keys (%s)" % (" and some only ".join(sorted(singles)), describe)
+            )
+        if singles:
+            only = next(iter(singles))
+            other = next(n for n in names if n != only)
+            if len(pairs) != 1 or next(iter(pairs))[0] != only:
+                raise RotationError(
+                    "some apiservers know only %s while others already encrypt with %s: they cannot read each "
+                    "other's writes; put both keys on every apiserver (%s)" % (only, other, describe)
+                )
+            # [X] and [X, Y]: adding Y (the first host has the pair) or removing Y (the first host has X alone)
+            new = _newer(only, other, only if len(lists[0]) == 1 else other)
+            old = other if new == only else only
+            phase = "remove" if new == only else "add"
+        else:
+            heads = {p[0] for p in pairs}
+            if len(heads) == 1:
+                head = next(iter(heads))
+                other = next(n for n in names if n != head)
+                # all [A, B] (B added, A still encrypts) or all [B, A] (B encrypts): the newer key tells which
+                new = _newer(head, other, head)
+                old = other if new == head else head
+                phase = "rewrite" if head == new else "primary"
+            else:
+                new = _newer(lists[0][0], lists[0][1], lists[0][0])
+                old = next(n for n in names if n != new)
+                phase = "primary"
+        summary = "rotation %s -> %s in progress, resuming at phase %s (%s)" % (old, new, phase, describe)
+    else:
+        raise RotationError(
+            "the apiservers know %d keys (%s): a rotation has one old and one new key; make every "
+            "encryption-config.yaml list the same one or two keys first" % (len(names), describe)
+        )
+    lists_by_phase = {
+        "add": [key(old), key(new)],
+        "primary": [key(new), key(old)],
+        "rewrite": None,
+        "remove": [key(new)],
+    }
+    stages = [{"name": p, "keys": lists_by_phase[p]} for p in PHASES[PHASES.index(phase) :]]
+    if stop_after and stop_after in [s["name"] for s in stages]:
+        stages = stages[: [s["name"] for s in stages].index(stop_after) + 1]
+        summary += "; stopping after phase %s" % stop_after
+    return {
+        "phase": phase,
+        "old": key(old),
+        "new": key(new),
+        "stages": stages,
+        "stage_names": [s["name"] for s in stages],
+        "provider": provider,
+        "resources": states[0]["resources"],
+        "identity_fallback": states[0]["identity_fallback"],
+        "summary": summary,
+        "hosts": hosts,
+    }
+
+
+def haproxy_server_status(csv_text, backend, server):
+    """The status (UP, DOWN, MAINT, "UP 1/2"...) of one server in haproxy's ``/stats;csv``; None if absent."""
+    header = None
+    for line in (csv_text or "").splitlines():
+        if line.startswith("# "):
+            header = line[2:].split(",")
+            continue
+        fields = line.split(",")
+        if header and len(fields) >= 2 and fields[0] == backend and fields[1] == server:
+            return fields[header.index("status")] if "status" in header else None
+    return None
