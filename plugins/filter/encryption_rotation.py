@@ -6,6 +6,8 @@ kube_encryption_rotation_plan(configs, expected_provider=None, stop_after='')
     -> {phase, old, new, stages: [{name, keys}], stage_names, provider, resources, identity_fallback, summary, hosts}
     Starting a rotation generates the new key (32 random bytes, base64): evaluate it once (set_fact, no_log).
 kube_haproxy_server_status(csv_text, backend, server) -> the server's status in haproxy's /stats;csv (UP, DOWN...)
+kube_encryption_leftovers(etcd_range_answers, provider, key_name)
+    -> names of the etcd keys whose value is not encrypted with key_name (etcd /v3/kv/range JSON answers)
 
 Example::
 
@@ -45,9 +47,14 @@ def kube_haproxy_server_status(csv_text, backend, server):
     return encryption_rotation.haproxy_server_status(str(csv_text or ""), str(backend), str(server))
 
 
+def kube_encryption_leftovers(ranges, provider, name):
+    return encryption_rotation.leftovers(_plain(ranges), str(provider), str(name))
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "kube_encryption_rotation_plan": kube_encryption_rotation_plan,
             "kube_haproxy_server_status": kube_haproxy_server_status,
+            "kube_encryption_leftovers": kube_encryption_leftovers,
         }

@@ -242,3 +242,17 @@ def haproxy_server_status(csv_text, backend, server):
         if header and len(fields) >= 2 and fields[0] == backend and fields[1] == server:
             return fields[header.index("status")] if "status" in header else None
     return None
+
+
+def leftovers(ranges, provider, name):
+    """Keys of objects stored under another key than ``name``: ``ranges`` are etcd's JSON answers to
+    ``/v3/kv/range`` (keys and values base64). Values written with key ``name`` start with
+    ``k8s:enc:<provider>:v1:<name>:``."""
+    prefix = ("k8s:enc:%s:v1:%s:" % (provider, name)).encode("ascii")
+    out = []
+    for answer in ranges or []:
+        for kv in (answer or {}).get("kvs") or []:
+            value = base64.b64decode(kv.get("value") or "")
+            if not value.startswith(prefix):
+                out.append(base64.b64decode(kv.get("key") or "").decode("utf-8", "replace"))
+    return out

@@ -225,3 +225,28 @@ def test_haproxy_server_status_from_the_stats_csv():
     assert R.haproxy_server_status(CSV, "kube-apiserver", "ks-up-3") == "UP 1/2"
     assert R.haproxy_server_status(CSV, "kube-apiserver", "nope") is None
     assert R.haproxy_server_status("", "kube-apiserver", "ks-up-1") is None
+
+
+def _kv(key, value):
+    return {"key": base64.b64encode(key.encode()).decode(), "value": base64.b64encode(value).decode()}
+
+
+def test_leftovers_are_the_objects_under_another_key():
+    ranges = [
+        {
+            "kvs": [
+                _kv("/registry/secrets/default/a", b"k8s:enc:aescbc:v1:key2:\x00\x01"),
+                _kv("/registry/secrets/default/b", b"k8s:enc:aescbc:v1:key1:\x00\x01"),
+                _kv("/registry/secrets/default/c", b"k8s\x00\n\x0c\n\x02v1\x12\x06Secret"),  # identity (plain)
+                _kv("/registry/secrets/default/d", b"k8s:enc:aescbc:v1:key22:\x00"),  # a longer name
+            ],
+            "count": "4",
+        },
+        {"count": "0"},  # a resource without objects: no kvs
+    ]
+    assert R.leftovers(ranges, "aescbc", "key2") == [
+        "/registry/secrets/default/b",
+        "/registry/secrets/default/c",
+        "/registry/secrets/default/d",
+    ]
+    assert R.leftovers([], "aescbc", "key2") == []
