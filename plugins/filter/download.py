@@ -1,11 +1,19 @@
 """Filters of the download role (logic in module_utils/download.py)."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils.download import ArtifactError, install_spec, resolve
+from ansible_collections.kubesmith.cluster.plugins.module_utils.download import (
+    ArtifactError,
+    cache_spec,
+    install_spec,
+    missing_plans,
+    resolve,
+)
 
 DOCUMENTATION_FILTERS = """
 artifact_plans: list of artifact descriptions -> fetch plans (mirror URL, checksum, cache paths)
 artifact_install_spec: fetch plans -> the `artifacts` option of kubesmith.cluster.install_artifacts
+artifact_cache_spec: fetch plans -> the `cache_files` option of kubesmith.cluster.install_artifacts
+artifact_missing: fetch plans, install_artifacts result(s) -> the plans whose file a host lacks
 """
 
 
@@ -20,6 +28,19 @@ def artifact_install_spec(plans):
     return install_spec(plans)
 
 
+def artifact_cache_spec(plans):
+    return cache_spec(plans)
+
+
+def artifact_missing(plans, results):
+    return missing_plans(plans, results)
+
+
 class FilterModule:
     def filters(self):
-        return {"artifact_plans": artifact_plans, "artifact_install_spec": artifact_install_spec}
+        return {
+            "artifact_plans": artifact_plans,
+            "artifact_install_spec": artifact_install_spec,
+            "artifact_cache_spec": artifact_cache_spec,
+            "artifact_missing": artifact_missing,
+        }

@@ -253,6 +253,103 @@ def marker_sha256(text):
     return None
 
 
+# --------------------------------------------------------------------------- files kept as they are
+
+
+STAMP_SUFFIX = ".kubesmith-verified"
+
+
+class CacheFile(object):
+    """A downloaded file used from the host's cache as it is (e.g. an image tarball to import)."""
+
+    def __init__(self, path, sha256=None, name=None):
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ArtifactError("cache file %r: path must be an absolute path to the file on the host" % (path,))
+        self.path = os.path.normpath(path)
+        self.sha256 = normalize_sha256(sha256)
+        self.name = name or os.path.basename(self.path)
+        self.stamp_path = self.path + STAMP_SUFFIX
+
+
+def parse_cache_files(specs):
+    """Validate the module's ``cache_files`` list; return ``CacheFile`` objects. Raises ``ArtifactError``."""
+    files = []
+    seen = set()
+    for index, spec in enumerate(specs or []):
+        if not isinstance(spec, dict):
+            raise ArtifactError("cache_files[%d] must be a dictionary, got %r" % (index, spec))
+        unknown = sorted(set(spec) - {"path", "sha256", "name"})
+        if unknown:
+            raise ArtifactError("cache_files[%d]: unknown option(s) %s" % (index, ", ".join(unknown)))
+        cache_file = CacheFile(spec.get("path"), spec.get("sha256"), spec.get("name"))
+        if cache_file.path in seen:
+            raise ArtifactError("cache file %s is listed twice" % cache_file.path)
+        seen.add(cache_file.path)
+        files.append(cache_file)
+    return files
+
+
+def _stamp_text(sha256, st):
+    return "sha256=%s size=%d mtime_ns=%d\n" % (sha256, st.st_size, st.st_mtime_ns)
+
+
+class CacheCheck(object):
+    """State of one cache file: ``problem`` is None when it is usable; ``stamp`` is text still to be written."""
+
+    def __init__(self, cache_file, problem=None, absent=False, stamp=None):
+        self.cache_file = cache_file
+        self.problem = problem
+        self.absent = absent
+        self.stamp = stamp
+
+
+def check_cache_file(cache_file):
+    """Is the file there with the declared sha256? Hashes it only when its stamp does not match its size+mtime.
+
+    The stamp (``<path>.kubesmith-verified``) records the sha256 a file had when it was last hashed, with its size
+    and modification time; a file replaced or rewritten since (new mtime) is hashed again. Without a declared
+    sha256 only presence is checked (the controller verified it against its checksum URL when it fetched it)."""
+    try:
+        st = os.stat(cache_file.path)
+    except OSError:
+        return CacheCheck(cache_file, "%s is not on the host" % cache_file.path, absent=True)
+    if not stat.S_ISREG(st.st_mode):
+        return CacheCheck(cache_file, "%s is not a regular file" % cache_file.path)
+    if cache_file.sha256 is None:
+        return CacheCheck(cache_file)
+    wanted = _stamp_text(cache_file.sha256, st)
+    try:
+        with open(cache_file.stamp_path) as handle:
+            if handle.read() == wanted:
+                return CacheCheck(cache_file)
+    except (IOError, OSError):
+        pass
+    computed = sha256_file(cache_file.path)
+    if computed != cache_file.sha256:
+        return CacheCheck(cache_file, "%s has sha256 %s, not %s" % (cache_file.path, computed, cache_file.sha256))
+    return CacheCheck(cache_file, stamp=wanted)
+
+
+def write_stamp(check):
+    """Record a verified cache file (temp file + rename). Only saves hashing next time: failures are ignored."""
+    directory = os.path.dirname(check.cache_file.stamp_path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(check.cache_file.path) + _TMP_TAG, dir=directory)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(check.stamp)
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, check.cache_file.stamp_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        return False
+    check.stamp = None
+    return True
+
+
 class Entry(object):
     """One archive member after strip_components: kind is dir, file, symlink or hardlink."""
 
@@ -566,6 +663,7 @@ class ArtifactPlan(object):
         self.created_parent = None  # <root>/<name> made by stage(), removed again if the run is abandoned
         self.warnings = []
         self.unchecked = False  # check mode, source not there yet: the contents could not be checked
+        self.missing = None  # report_missing: why the source cannot be used (absent, other sha256)
 
     @property
     def changed(self):
@@ -624,11 +722,13 @@ def plan_link(artifact, path, rel):
     return LinkPlan(path, target, before, "replace", backup=backup)
 
 
-def plan_artifact(artifact, check_mode=False):
+def plan_artifact(artifact, check_mode=False, report_missing=False):
     """Read-only decisions for one artifact (no pruning: that needs the whole run).
 
     In check mode a missing source is not an error: the download role's copy did not run for real either (a new
-    version in check mode), so the install is reported as pending, unchecked."""
+    version in check mode), so the install is reported as pending, unchecked.
+    With ``report_missing`` a source that an install needs but that is absent or does not match the declared
+    sha256 is recorded in ``plan.missing`` instead of failing: the caller places it and runs again."""
     plan = ArtifactPlan(artifact)
     vdir = artifact.version_dir
     if os.path.lexists(vdir) and (os.path.islink(vdir) or not os.path.isdir(vdir)):
@@ -663,7 +763,9 @@ def plan_artifact(artifact, check_mode=False):
             plan.install = True
             plan.reason = "link target(s) %s missing from the installed version" % ", ".join(damaged)
             plan.replace_existing = True
-    if plan.install and not src_exists and check_mode:
+    if plan.install and not src_exists and report_missing:
+        plan.missing = "%s is not on the host" % artifact.src
+    elif plan.install and not src_exists and check_mode:
         plan.unchecked = True
         plan.reason += " (check mode: %s is not placed yet, contents unchecked)" % artifact.src
     elif plan.install:
@@ -672,7 +774,9 @@ def plan_artifact(artifact, check_mode=False):
                                 "cannot install %s" % (artifact.label, artifact.src, vdir))
         if artifact.sha256:
             computed = sha256_file(artifact.src) if computed is None else computed
-            if computed != artifact.sha256:
+            if computed != artifact.sha256 and report_missing:
+                plan.missing = "%s has sha256 %s, not %s" % (artifact.src, computed, artifact.sha256)
+            elif computed != artifact.sha256:
                 raise ArtifactError(
                     "%s: %s has sha256 %s but %s was expected; the file is damaged or the checksum in the "
                     "artifact list is wrong. Delete the file and run the download again" % (
@@ -798,8 +902,12 @@ def _remove_version(path):
 class Installer(object):
     """Plan, stage and commit a list of artifacts. ``run()`` returns the module result."""
 
-    def __init__(self, root, artifacts, keep_versions=2, check_mode=False):
+    def __init__(self, root, artifacts, keep_versions=2, check_mode=False, report_missing=False, cache_files=None):
         self.artifacts = parse_artifacts(root, artifacts)
+        self.cache_files = parse_cache_files(cache_files)
+        self.report_missing = bool(report_missing)
+        self.cache_checks = []
+        self.deferred = False  # report_missing and a source is missing: nothing was done
         self.root = os.path.normpath(root)
         if isinstance(keep_versions, bool) or not isinstance(keep_versions, int) or keep_versions < 0:
             raise ArtifactError("keep_versions must be a whole number >= 0 (0 keeps everything), got %r" % (
@@ -809,7 +917,8 @@ class Installer(object):
         self.plans = []
 
     def plan(self):
-        self.plans = [plan_artifact(art, self.check_mode) for art in self.artifacts]
+        self.plans = [plan_artifact(art, self.check_mode, self.report_missing) for art in self.artifacts]
+        self.cache_checks = [check_cache_file(cache_file) for cache_file in self.cache_files]
         after_targets = [link.target for plan in self.plans for link in plan.links]
         managed = {link.path for plan in self.plans for link in plan.links}
         by_name = {}
@@ -870,9 +979,27 @@ class Installer(object):
             for path in plan.prune:
                 _remove_version(path)
 
+    def missing(self):
+        """Sources this run cannot use: ``{name, version, src, reason}`` (version is None for a cache file)."""
+        found = [{"name": p.artifact.name, "version": p.artifact.version, "src": p.artifact.src, "reason": p.missing}
+                 for p in self.plans if p.missing]
+        found.extend({"name": c.cache_file.name, "version": None, "src": c.cache_file.path, "reason": c.problem}
+                     for c in self.cache_checks if c.problem)
+        return found
+
+    def _check_cache_files(self):
+        for check in self.cache_checks:
+            if check.problem and not (check.absent and self.check_mode):  # check mode: its copy did not run
+                raise ArtifactError("cache file %s: %s (the download role puts it there)" % (
+                    check.cache_file.name, check.problem))
+
     def run(self):
         try:
             self.plan()
+            if self.report_missing and self.missing():
+                self.deferred = True
+                return self.result()
+            self._check_cache_files()
             if self.check_mode:
                 for plan in self.plans:
                     if plan.install and not plan.unchecked:
@@ -883,11 +1010,16 @@ class Installer(object):
                     self.commit()
                 finally:
                     self.discard()
+                for check in self.cache_checks:
+                    if check.stamp:
+                        write_stamp(check)
         except OSError as exc:
             raise ArtifactError("installing artifacts under %s failed: %s" % (self.root, exc)) from None
         return self.result()
 
     def result(self):
+        if self.deferred:
+            return self._deferred_result()
         items = []
         warnings = []
         before = []
@@ -925,6 +1057,29 @@ class Installer(object):
             "artifacts": items,
             "diff": {"before": "\n".join(before) + "\n", "after": "\n".join(after) + "\n"},
             "warnings": warnings,
+            "missing": [],
+        }
+
+    def _deferred_result(self):
+        """report_missing and some source is missing: nothing was done; each artifact as it is now."""
+        items = [{
+            "name": plan.artifact.name,
+            "version": plan.artifact.version,
+            "path": plan.artifact.version_dir,
+            "sha256": plan.sha256,
+            "extracted": False,
+            "reason": plan.reason,
+            "links": {link.path: link.target for link in plan.links},
+            "links_changed": [],
+            "backups": [],
+            "pruned": [],
+        } for plan in self.plans]
+        return {
+            "changed": False,
+            "artifacts": items,
+            "diff": {"before": "", "after": ""},
+            "warnings": [w for plan in self.plans for w in plan.warnings],
+            "missing": self.missing(),
         }
 
 

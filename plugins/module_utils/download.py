@@ -94,3 +94,38 @@ def install_spec(plans):
             spec["sha256"] = plan["checksum"][7:]
         specs.append(spec)
     return specs
+
+
+def cache_spec(plans):
+    """The ``cache_files`` option of ``kubesmith.cluster.install_artifacts``: plans used from the cache as they are."""
+    specs = []
+    for plan in plans:
+        if plan.get("install", True):
+            continue
+        spec = {"name": "%s %s" % (plan["name"], plan["version"]), "path": plan["host_path"]}
+        if plan["checksum"].startswith("sha256:") and _SHA256.match(plan["checksum"][7:]):
+            spec["sha256"] = plan["checksum"][7:]
+        specs.append(spec)
+    return specs
+
+
+def missing_plans(plans, results):
+    """The plans whose host file an ``install_artifacts`` run (``report_missing``) listed in ``missing``.
+
+    ``results`` is one registered result or a list of them (one per host: the union is taken, each plan once, in
+    the order of ``plans``). Entries that are not results (a host that did not run the task: undefined, skipped or
+    failed) add nothing. Files are matched by their cache file name (``<name>-<version>-<file name>``), so hosts
+    with another ``download_host_cache`` still share one fetch.
+    """
+    if isinstance(results, dict) or not isinstance(results, (list, tuple)):
+        results = [results]
+    wanted = set()
+    for result in results:
+        try:
+            missing = result.get("missing") or []
+        except AttributeError:  # undefined, None
+            continue
+        for entry in missing:
+            if isinstance(entry, dict) and entry.get("src"):
+                wanted.add(posixpath.basename(entry["src"]))
+    return [plan for plan in plans if posixpath.basename(plan["host_path"]) in wanted]

@@ -37,6 +37,37 @@ options:
       - Versioned install root. Artifacts go to O(root)/<name>/<version>/.
     type: path
     default: /opt/kubesmith
+  report_missing:
+    description:
+      - What to do when a version has to be installed but its O(artifacts[].src) is not on the host or does not
+        match O(artifacts[].sha256), or a file of O(cache_files) is absent or does not match its sha256.
+      - V(false) fails (in check mode an absent source is a pending install instead).
+      - V(true) changes nothing at all and returns those files in RV(missing), with C(changed=false); a run where
+        nothing is missing does everything as usual. The C(download) role calls the module like this first, so
+        that a host with everything installed is done in one call, and only the missing files are fetched and
+        pushed before the second call.
+    type: bool
+    default: false
+  cache_files:
+    description:
+      - Files that stay in the host's download cache as they are, not installed (for example image tarballs to
+        import). Each must be present and, when O(cache_files[].sha256) is given, have that SHA-256.
+      - A verified file gets a stamp C(<path>.kubesmith-verified) with its sha256, size and modification time;
+        while they still match, later runs do not read the file again.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the file on the host.
+        type: path
+        required: true
+      sha256:
+        description: Expected SHA-256 (hex, optional C(sha256:) prefix). Without it only presence is checked.
+        type: str
+      name:
+        description: Name used in messages and in RV(missing). Defaults to the file name.
+        type: str
   keep_versions:
     description:
       - Number of installed versions of each artifact name to keep, counting the version(s) of this run.
@@ -224,6 +255,30 @@ artifacts:
       type: list
       elements: str
       sample: ["/opt/kubesmith/containerd/1.6.18"]
+missing:
+  description:
+    - With O(report_missing=true), the sources (and cache files) the run could not use; when this is not empty
+      nothing was changed. Always empty otherwise.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Artifact name (for a cache file O(cache_files[].name)).
+      returned: always
+      type: str
+    version:
+      description: Artifact version; null for a cache file.
+      returned: always
+      type: str
+    src:
+      description: The file that has to be placed on the host.
+      returned: always
+      type: str
+    reason:
+      description: Absent, or the sha256 it has instead.
+      returned: always
+      type: str
 diff:
   description: Version directories (marker summary), links and pruned versions before and after, one per line.
   returned: always
@@ -243,8 +298,16 @@ _ARTIFACT_OPTIONS = {
     "force": {"type": "bool", "default": False},
 }
 
+_CACHE_FILE_OPTIONS = {
+    "path": {"type": "path", "required": True},
+    "sha256": {"type": "str"},
+    "name": {"type": "str"},
+}
+
 ARGUMENT_SPEC = {
     "root": {"type": "path", "default": "/opt/kubesmith"},
+    "report_missing": {"type": "bool", "default": False},
+    "cache_files": {"type": "list", "elements": "dict", "default": [], "options": _CACHE_FILE_OPTIONS},
     "keep_versions": {"type": "int", "default": 2},
     "artifacts": {"type": "list", "elements": "dict", "required": True, "options": _ARTIFACT_OPTIONS},
 }
@@ -258,6 +321,8 @@ def main():
             artifacts=module.params["artifacts"],
             keep_versions=module.params["keep_versions"],
             check_mode=module.check_mode,
+            report_missing=module.params["report_missing"],
+            cache_files=module.params["cache_files"],
         )
         result = installer.run()
     except ArtifactError as exc:

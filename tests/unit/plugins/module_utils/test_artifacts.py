@@ -686,3 +686,165 @@ def test_version_path_that_is_a_file_is_refused(env):
     open(os.path.join(env.root, "containerd", "1.6.20"), "w").close()
     with pytest.raises(ArtifactError, match="exists but is not a directory"):
         env.run([spec])
+
+
+# --------------------------------------------------------------------------- report_missing and cache files
+
+
+def run_reporting(env, specs, check_mode=False, cache_files=None):
+    return Installer(env.root, specs, check_mode=check_mode, report_missing=True, cache_files=cache_files).run()
+
+
+def image_file(env, name="pause-3.2.tar", payload=b"image layers\n"):
+    path = env.downloads / name
+    path.write_bytes(payload)
+    return str(path)
+
+
+def test_report_missing_everything_installed_is_one_quiet_run_without_reading_sources(env, monkeypatch):
+    spec = containerd_spec(env)
+    spec["sha256"] = sha(spec["src"])
+    env.run([spec])
+    os.unlink(spec["src"])  # the host cache may be emptied: the marker decides
+    before = snapshot(env.top, strict=True)
+    monkeypatch.setattr(A, "sha256_file", lambda path: pytest.fail("hashed %s" % path))
+    result = run_reporting(env, [spec])
+    assert (result["changed"], result["missing"]) == (False, [])
+    assert snapshot(env.top, strict=True) == before
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_report_missing_lists_absent_sources_and_changes_nothing(env, check_mode):
+    """An upgrade whose new archive is not pushed yet: no link switched, nothing pruned, nothing of the other
+    artifacts repaired either (all or nothing: the second call does the whole run)."""
+    old = containerd_spec(env, "1.6.19")
+    other = dict(containerd_spec(env, "1.0", members=ETCD, strip_components=1), name="etcd",
+                 links={env.link("etcd"): "etcd"})
+    env.run([old, other])
+    os.unlink(env.link("etcd"))  # would be repaired by a full run
+    new = containerd_spec(env, "1.6.20", sha256="b" * 64)
+    os.unlink(new["src"])
+    before = snapshot(env.top, strict=True)
+    result = run_reporting(env, [new, other], check_mode=check_mode)
+    assert snapshot(env.top, strict=True) == before
+    assert result["changed"] is False
+    assert result["missing"] == [{"name": "containerd", "version": "1.6.20", "src": new["src"],
+                                  "reason": "%s is not on the host" % new["src"]}]
+    assert [a["links_changed"] for a in result["artifacts"]] == [[], []]
+    assert result["diff"] == {"before": "", "after": ""}
+
+
+def test_report_missing_lists_a_source_with_another_sha256(env):
+    spec = containerd_spec(env, sha256="0" * 64)
+    before = snapshot(env.top)
+    result = run_reporting(env, [spec])
+    assert snapshot(env.top) == before
+    [entry] = result["missing"]
+    assert entry["reason"] == "%s has sha256 %s, not %s" % (spec["src"], sha(spec["src"]), "0" * 64)
+
+
+def test_report_missing_installs_from_a_cached_source_in_the_same_call(env):
+    """Version dir removed by hand, archive still in the host cache: nothing to push, installed right away."""
+    spec = containerd_spec(env)
+    spec["sha256"] = sha(spec["src"])
+    env.run([spec])
+    A.shutil.rmtree(os.path.join(env.root, "containerd", "1.6.20"))
+    result = run_reporting(env, [spec])
+    assert result["changed"] is True
+    assert result["missing"] == []
+    assert result["artifacts"][0]["reason"] == "not installed"
+    assert os.path.isfile(os.path.join(env.root, "containerd", "1.6.20", MARKER))
+
+
+def test_report_missing_without_sha_and_without_marker_is_missing(env):
+    spec = containerd_spec(env)
+    os.unlink(spec["src"])
+    result = run_reporting(env, [spec])
+    assert [m["src"] for m in result["missing"]] == [spec["src"]]
+
+
+def test_cache_file_is_verified_once_then_trusted_by_its_stamp(env, monkeypatch):
+    path = image_file(env)
+    cache = [{"path": path, "sha256": sha(path), "name": "image-pause 3.2"}]
+    result = run_reporting(env, [], cache_files=cache)
+    assert (result["changed"], result["missing"]) == (False, [])
+    stamp = path + A.STAMP_SUFFIX
+    st = os.stat(path)
+    with open(stamp) as handle:
+        assert handle.read() == "sha256=%s size=%d mtime_ns=%d\n" % (sha(path), st.st_size, st.st_mtime_ns)
+    assert leftovers(env.top) == []
+    hashed = []
+    real = A.sha256_file
+    monkeypatch.setattr(A, "sha256_file", lambda p: hashed.append(p) or real(p))
+    assert run_reporting(env, [], cache_files=cache)["missing"] == []
+    assert hashed == []  # stamp matches: not read again
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # rewritten (a new push): hashed again
+    assert run_reporting(env, [], cache_files=cache)["missing"] == []
+    assert hashed == [path]
+
+
+def test_cache_file_replaced_by_other_content_is_hashed_again_and_reported(env):
+    path = image_file(env)
+    cache = [{"path": path, "sha256": sha(path)}]
+    run_reporting(env, [], cache_files=cache)
+    with open(path, "wb") as handle:
+        handle.write(b"damaged layers\n")  # same size, new mtime
+    [entry] = run_reporting(env, [], cache_files=cache)["missing"]
+    assert entry == {"name": "pause-3.2.tar", "version": None, "src": path,
+                     "reason": "%s has sha256 %s, not %s" % (path, sha(path), cache[0]["sha256"])}
+    with pytest.raises(ArtifactError, match="cache file pause-3.2.tar: .* has sha256"):
+        Installer(env.root, [], cache_files=cache).run()
+
+
+def test_absent_cache_file(env):
+    path = str(env.downloads / "busybox-1.35.tar")
+    cache = [{"path": path, "sha256": "c" * 64, "name": "image-busybox 1.35"}]
+    spec = containerd_spec(env)
+    result = run_reporting(env, [spec], cache_files=cache)
+    assert result["missing"] == [{"name": "image-busybox 1.35", "version": None, "src": path,
+                                  "reason": "%s is not on the host" % path}]
+    assert not os.path.exists(os.path.join(env.root, "containerd"))  # deferred with the rest
+    with pytest.raises(ArtifactError, match="cache file image-busybox 1.35: .* is not on the host"):
+        Installer(env.root, [spec], cache_files=cache).run()
+    # check mode: the copy did not run for real; the install is still predicted
+    result = Installer(env.root, [spec], cache_files=cache, check_mode=True).run()
+    assert result["changed"] is True
+
+
+def test_cache_file_without_sha_is_checked_for_presence_only(env):
+    path = image_file(env)
+    cache = [{"path": path}]
+    assert run_reporting(env, [], cache_files=cache)["missing"] == []
+    assert not os.path.exists(path + A.STAMP_SUFFIX)
+    os.unlink(path)
+    assert [m["src"] for m in run_reporting(env, [], cache_files=cache)["missing"]] == [path]
+
+
+def test_cache_file_stamp_not_written_in_check_mode_and_write_failures_ignored(env, monkeypatch):
+    path = image_file(env)
+    cache = [{"path": path, "sha256": sha(path)}]
+    Installer(env.root, [], cache_files=cache, check_mode=True).run()
+    assert not os.path.exists(path + A.STAMP_SUFFIX)
+
+    def refuse(src, dst):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(A.os, "rename", refuse)
+    assert Installer(env.root, [], cache_files=cache).run()["changed"] is False
+    assert not os.path.exists(path + A.STAMP_SUFFIX)
+    assert leftovers(env.top) == []
+
+
+@pytest.mark.parametrize(
+    ("cache", "message"),
+    [
+        ([{"path": "relative.tar"}], "must be an absolute path"),
+        ([{"path": "/a.tar"}, {"path": "/a.tar"}], "listed twice"),
+        ([{"path": "/a.tar", "sha256": "xyz"}], "not a 64-digit"),
+        ([{"path": "/a.tar", "mode": "0644"}], "unknown option"),
+        (["/a.tar"], "must be a dictionary"),
+    ],
+)
+def test_invalid_cache_files(env, cache, message):
+    with pytest.raises(ArtifactError, match=message):
+        Installer(env.root, [], cache_files=cache)

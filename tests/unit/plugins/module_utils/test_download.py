@@ -141,3 +141,62 @@ def test_unmirrored_artifact_keeps_url_and_uninstalled_one_has_no_install_spec()
     assert plans[0]["fetch_url"] == "http://store/img.tar"
     assert plans[0]["checksum"] == "sha256:http://store/img.sha"
     assert install_spec(plans) == []
+
+
+# --------------------------------------------------------------------------- what a host lacks
+
+
+def _plans():
+    return resolve(
+        [
+            {"name": "runc", "version": "1.1.5", "url": "https://h/runc.amd64", "sha256": SHA},
+            {"name": "etcd", "version": "3.4.23", "url": "https://h/etcd.tar.gz", "sha256": "b" * 64},
+            {"name": "image-pause", "version": "3.2", "url": "https://h/pause-3.2.tar",
+             "checksum_url": "https://h/pause-3.2.tar.sha256", "install": False},
+            {"name": "image-busybox", "version": "1.35", "url": "https://h/busybox.tar", "sha256": "c" * 64,
+             "install": False},
+        ],
+        host_cache="/var/cache/k",
+        controller_cache="/tmp/c",
+    )
+
+
+def test_cache_spec_lists_only_files_used_as_they_are():
+    from ansible_collections.kubesmith.cluster.plugins.module_utils.download import cache_spec
+
+    assert cache_spec(_plans()) == [
+        {"name": "image-pause 3.2", "path": "/var/cache/k/image-pause-3.2-pause-3.2.tar"},  # checksum URL: presence
+        {"name": "image-busybox 1.35", "path": "/var/cache/k/image-busybox-1.35-busybox.tar", "sha256": "c" * 64},
+    ]
+    assert [s["name"] for s in install_spec(_plans())] == ["runc", "etcd"]
+
+
+def _missing(*paths):
+    return {"changed": False, "missing": [{"name": "x", "version": None, "src": p, "reason": "absent"} for p in paths]}
+
+
+def test_missing_plans_of_one_host():
+    from ansible_collections.kubesmith.cluster.plugins.module_utils.download import missing_plans
+
+    plans = _plans()
+    assert missing_plans(plans, {"changed": False, "missing": []}) == []
+    got = missing_plans(plans, _missing(plans[3]["host_path"], plans[1]["host_path"]))
+    assert [p["name"] for p in got] == ["etcd", "image-busybox"]  # the order of the plans
+
+
+def test_missing_plans_union_over_hosts_ignores_non_results_and_foreign_files():
+    from ansible_collections.kubesmith.cluster.plugins.module_utils.download import missing_plans
+
+    plans = _plans()
+    results = [
+        _missing(plans[0]["host_path"]),
+        _missing(plans[0]["host_path"], plans[2]["host_path"]),  # each plan once
+        _missing("/var/cache/k/containerd-1.6.20-x.tar.gz"),  # an earlier download call's leftover
+        _missing("/srv/other-cache/etcd-3.4.23-etcd.tar.gz"),  # a host with another download_host_cache
+        {"skipped": True, "changed": False},
+        None,
+        "undefined",
+    ]
+    assert [p["name"] for p in missing_plans(plans, results)] == ["runc", "etcd", "image-pause"]
+    assert missing_plans(plans, None) == []
+    assert missing_plans(plans, []) == []
