@@ -14,6 +14,17 @@ Each filter is called as ``kubesmith.cluster.<name>``:
 - ``pod_network_conflist(pod_cidr, name, bridge, mtu)``: the CNI configuration list as a dict (render with
   ``to_nice_json``).
 
+Add-ons from the inventory (logic in plugins/module_utils/addon_objects.py and addon_helm.py):
+
+- ``addons_extra_check(items)``: ``addons_extra`` -> ``{"items": [...defaults filled], "errors": [...]}``.
+- ``addon_manifest_objects(path)``: type manifests - the objects of the directory's files (read on the controller).
+- ``addon_objects(text)``: a rendered stream (``kubectl kustomize`` output) -> objects.
+- ``addon_scopes(text)``: ``kubectl api-resources --no-headers`` -> ``{"group/Kind": namespaced}``.
+- ``addon_plan(objects, name, record, scopes, state)``: refs, prune list, record writes (see ``addon_objects.plan``).
+- ``addon_apply_document(objects)``: one ``v1/List`` JSON text for ``kubectl apply -f -``.
+- ``addon_helm_args(item, kubeconfig, binary_path, chart_dir)``: the arguments of ``kubernetes.core.helm``.
+- ``addon_chart_dest(item, chart_dir)``: where the chart's copy lies on the host.
+
 Example::
 
     _addons_plan: >-
@@ -31,13 +42,13 @@ import json
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.kubesmith.cluster.plugins.filter.cluster_network import node_address
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pod_network
+from ansible_collections.kubesmith.cluster.plugins.module_utils import addon_helm, addon_objects, pod_network
 
 
 def _wrap(name, func, *args):
     try:
         return func(*args)
-    except pod_network.PodNetworkError as exc:
+    except (pod_network.PodNetworkError, addon_objects.AddonError, addon_helm.HelmAddonError) as exc:
         raise AnsibleFilterError("kubesmith.cluster.%s: %s" % (name, to_native(exc))) from None
 
 
@@ -95,8 +106,54 @@ def pod_network_conflist(pod_cidr, name=pod_network.DEFAULT_NETWORK_NAME, bridge
                  mtu)
 
 
+def addons_extra_check(items):
+    normalized, errors = addon_objects.validate_addons(_plain(items))
+    return {"items": normalized, "errors": errors}
+
+
+def addon_manifest_objects(path):
+    path = to_native(path)
+    return _wrap("addon_manifest_objects", lambda: addon_objects.parse_stream(addon_objects.manifest_texts(path)))
+
+
+def addon_objects_filter(text, label="the rendered stream"):
+    return _wrap("addon_objects", addon_objects.parse_stream, [(to_native(label), to_native(text))])
+
+
+def _scope_keys(scopes):
+    return {"%s/%s" % key: value for key, value in scopes.items()}
+
+
+def _scope_tuples(scopes):
+    scopes = _plain(scopes or {})
+    return {tuple(key.split("/", 1)): bool(value) for key, value in scopes.items()}
+
+
+def addon_scopes(text):
+    return _scope_keys(addon_objects.parse_scopes(to_native(text)))
+
+
+def addon_plan(objects, name, record, scopes, state="present"):
+    record = to_native(record) if isinstance(record, (str, bytes)) else _plain(record)
+    return _wrap("addon_plan", addon_objects.plan, to_native(name), _plain(objects or []), record,
+                 _scope_tuples(scopes), to_native(state))
+
+
+def addon_apply_document(objects):
+    return addon_objects.apply_document(_plain(objects))
+
+
+def addon_helm_args(item, kubeconfig, binary_path, chart_dir):
+    return _wrap("addon_helm_args", addon_helm.helm_args, _plain(item), to_native(kubeconfig), to_native(binary_path),
+                 to_native(chart_dir))
+
+
+def addon_chart_dest(item, chart_dir):
+    return _wrap("addon_chart_dest", addon_helm.chart_dest, _plain(item), to_native(chart_dir))
+
+
 class FilterModule:
-    """kubesmith.cluster pod network filters."""
+    """kubesmith.cluster pod network and add-on filters."""
 
     def filters(self):
         return {
@@ -107,4 +164,12 @@ class FilterModule:
             "pod_network_plan": pod_network_plan,
             "pod_network_routes": pod_network_routes,
             "pod_network_conflist": pod_network_conflist,
+            "addons_extra_check": addons_extra_check,
+            "addon_manifest_objects": addon_manifest_objects,
+            "addon_objects": addon_objects_filter,
+            "addon_scopes": addon_scopes,
+            "addon_plan": addon_plan,
+            "addon_apply_document": addon_apply_document,
+            "addon_helm_args": addon_helm_args,
+            "addon_chart_dest": addon_chart_dest,
         }
