@@ -26,8 +26,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SURVEY_DIR = os.path.join(ROOT, "extensions", "awx", "surveys")
 PLAYBOOK_DIR = os.path.join(ROOT, "playbooks")
 # etcd.yml and kubernetes.yml: parts of site.yml (a job template may still run them with site.yml's inputs);
-# summary.yml: the read-only report every playbook ends with, no inputs (AWX refuses an empty survey).
-NO_SURVEY_NEEDED = {"etcd", "kubernetes", "summary"}
+# summary.yml: the read-only report every playbook ends with; scale.yml: the inventory says what to add (the job
+# template's limit narrows it) - neither has inputs (AWX refuses an empty survey).
+NO_SURVEY_NEEDED = {"etcd", "kubernetes", "scale", "summary"}
 
 # AWX JobTemplateSurveySpec.ALLOWED_TYPES: question type -> Python type of its default
 AWX_TYPES = {
