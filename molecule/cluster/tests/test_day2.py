@@ -219,9 +219,6 @@ def test_scale_again_changes_nothing():
     assert rc == 0, output[-3000:]
     assert "nothing to add" in output
     assert _unchanged(output), recap(output)
-    rc, output = run_playbook("site.yml", inventories=_grown(), timeout=900)
-    assert rc == 0, output[-3000:]
-    assert _unchanged(output), recap(output)
 
 
 def test_remove_node_takes_a_control_plane_host_out_of_the_load_balancers():
