@@ -268,7 +268,6 @@ class CacheFile(object):
         self.path = os.path.normpath(path)
         self.sha256 = normalize_sha256(sha256)
         self.name = name or os.path.basename(self.path)
-        self.stamp_path = self.path + STAMP_SUFFIX
 
 
 def parse_cache_files(specs):
@@ -303,6 +302,22 @@ class CacheCheck(object):
         self.stamp = stamp
 
 
+def stamped_sha256(path):
+    """``(sha256, stamp)`` of a file: from its stamp ``<path>.kubesmith-verified`` while the size and modification
+    time recorded there still match (``stamp`` None), else hashed (``stamp``: the text to record)."""
+    st = os.stat(path)
+    try:
+        with open(path + STAMP_SUFFIX) as handle:
+            text = handle.read()
+    except (IOError, OSError):
+        text = ""
+    recorded = text[len("sha256="):].split(" ", 1)[0] if text.startswith("sha256=") else ""
+    if recorded and text == _stamp_text(recorded, st):
+        return recorded, None
+    computed = sha256_file(path)
+    return computed, _stamp_text(computed, st)
+
+
 def check_cache_file(cache_file):
     """Is the file there with the declared sha256? Hashes it only when its stamp does not match its size+mtime.
 
@@ -317,36 +332,29 @@ def check_cache_file(cache_file):
         return CacheCheck(cache_file, "%s is not a regular file" % cache_file.path)
     if cache_file.sha256 is None:
         return CacheCheck(cache_file)
-    wanted = _stamp_text(cache_file.sha256, st)
-    try:
-        with open(cache_file.stamp_path) as handle:
-            if handle.read() == wanted:
-                return CacheCheck(cache_file)
-    except (IOError, OSError):
-        pass
-    computed = sha256_file(cache_file.path)
+    computed, stamp = stamped_sha256(cache_file.path)
     if computed != cache_file.sha256:
         return CacheCheck(cache_file, "%s has sha256 %s, not %s" % (cache_file.path, computed, cache_file.sha256))
-    return CacheCheck(cache_file, stamp=wanted)
+    return CacheCheck(cache_file, stamp=stamp)
 
 
-def write_stamp(check):
-    """Record a verified cache file (temp file + rename). Only saves hashing next time: failures are ignored."""
-    directory = os.path.dirname(check.cache_file.stamp_path)
+def write_stamp(path, text):
+    """Record the sha256 of a hashed file next to it (temp file + rename). Only saves hashing next time:
+    failures are ignored (False)."""
+    stamp_path = path + STAMP_SUFFIX
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(check.cache_file.path) + _TMP_TAG, dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + _TMP_TAG, dir=os.path.dirname(path))
         try:
             with os.fdopen(fd, "w") as handle:
-                handle.write(check.stamp)
+                handle.write(text)
             os.chmod(tmp, 0o644)
-            os.rename(tmp, check.cache_file.stamp_path)
+            os.rename(tmp, stamp_path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
     except OSError:
         return False
-    check.stamp = None
     return True
 
 
@@ -664,6 +672,7 @@ class ArtifactPlan(object):
         self.warnings = []
         self.unchecked = False  # check mode, source not there yet: the contents could not be checked
         self.missing = None  # report_missing: why the source cannot be used (absent, other sha256)
+        self.src_stamp = None  # the source was hashed: stamp text to record next to it
 
     @property
     def changed(self):
@@ -739,8 +748,9 @@ def plan_artifact(artifact, check_mode=False, report_missing=False):
     computed = None
     if artifact.sha256:
         plan.sha256 = artifact.sha256
-    elif src_exists:
-        computed = plan.sha256 = sha256_file(artifact.src)
+    elif src_exists:  # no declared sha256 (a checksum URL): hashed once, then known from its stamp
+        computed, plan.src_stamp = stamped_sha256(artifact.src)
+        plan.sha256 = computed
     if plan.current_marker is not None and plan.sha256 is None:
         # no checksum given and the source is gone: trust the complete installed version
         plan.sha256 = marker_sha256(plan.current_marker)
@@ -987,6 +997,12 @@ class Installer(object):
                      for c in self.cache_checks if c.problem)
         return found
 
+    def _write_stamps(self):
+        stamps = [(p.artifact.src, p.src_stamp) for p in self.plans if p.src_stamp]
+        stamps.extend((c.cache_file.path, c.stamp) for c in self.cache_checks if c.stamp)
+        for path, text in stamps:
+            write_stamp(path, text)
+
     def _check_cache_files(self):
         for check in self.cache_checks:
             if check.problem and not (check.absent and self.check_mode):  # check mode: its copy did not run
@@ -1010,9 +1026,7 @@ class Installer(object):
                     self.commit()
                 finally:
                     self.discard()
-                for check in self.cache_checks:
-                    if check.stamp:
-                        write_stamp(check)
+                self._write_stamps()
         except OSError as exc:
             raise ArtifactError("installing artifacts under %s failed: %s" % (self.root, exc)) from None
         return self.result()

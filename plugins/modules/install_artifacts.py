@@ -104,7 +104,9 @@ options:
           - Expected SHA-256 of O(artifacts[].src) (hex, optional C(sha256:) prefix), verified before the file is used.
             A mismatch fails the run and changes nothing.
           - When given, a run where the installed marker already matches does not read O(artifacts[].src) at all.
-            When omitted, O(artifacts[].src) is hashed on every run to compare with the marker.
+            When omitted, O(artifacts[].src) is hashed to compare with the marker, and its sha256 recorded in a
+            stamp C(<src>.kubesmith-verified) with its size and modification time; while they match, later runs
+            take the sha256 from the stamp instead of reading the file.
         type: str
       unpack:
         description:

@@ -848,3 +848,32 @@ def test_cache_file_stamp_not_written_in_check_mode_and_write_failures_ignored(e
 def test_invalid_cache_files(env, cache, message):
     with pytest.raises(ArtifactError, match=message):
         Installer(env.root, [], cache_files=cache)
+
+
+def test_source_without_sha_is_hashed_once_then_known_from_its_stamp(env, monkeypatch):
+    """Checksum-URL artifacts: the marker holds the source's sha256; re-runs compare it without reading the file."""
+    spec = containerd_spec(env)
+    assert env.run([spec])["changed"] is True
+    assert os.path.isfile(spec["src"] + A.STAMP_SUFFIX)
+    hashed = []
+    real = A.sha256_file
+    monkeypatch.setattr(A, "sha256_file", lambda p: hashed.append(p) or real(p))
+    for _ in range(2):
+        assert run_reporting(env, [spec])["changed"] is False
+    assert hashed == []
+    # another archive for the same version pushed into the cache: new mtime, hashed, marker mismatch, reinstalled
+    containerd_spec(env, members=CONTAINERD[:3])
+    result = run_reporting(env, [spec])
+    assert hashed == [spec["src"]]
+    assert result["artifacts"][0]["reason"].startswith("installed from a different archive")
+
+
+def test_a_stale_stamp_is_not_trusted(env):
+    spec = containerd_spec(env)
+    env.run([spec])
+    st = os.stat(spec["src"])
+    with open(spec["src"] + A.STAMP_SUFFIX, "w") as handle:  # claims another sha256 for another mtime
+        handle.write("sha256=%s size=%d mtime_ns=%d\n" % ("e" * 64, st.st_size, st.st_mtime_ns - 1))
+    assert env.run([spec])["changed"] is False  # hashed: still the installed archive
+    with open(spec["src"] + A.STAMP_SUFFIX) as handle:
+        assert handle.read().startswith("sha256=%s " % sha(spec["src"]))
