@@ -17,18 +17,8 @@ Example::
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.kubesmith.cluster.plugins.filter.load_balancer import _plain
 from ansible_collections.kubesmith.cluster.plugins.module_utils import encryption_rotation
-
-
-def _plain(value):
-    """Ansible's lazy/tagged containers as plain dicts and lists."""
-    if isinstance(value, dict) or (hasattr(value, "keys") and hasattr(value, "__getitem__")):
-        return {str(k): _plain(value[k]) for k in list(value)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def kube_encryption_rotation_plan(configs, expected_provider=None, stop_after=""):
