@@ -214,9 +214,10 @@ def test_deployment_service_answers_from_every_node_and_pods_reach_each_other():
     assert len({p["spec"]["nodeName"] for p in pods}) == 2, [p["spec"]["nodeName"] for p in pods]
     names = {p["metadata"]["name"] for p in pods}
     cluster_ip = host.check_output("%s get service ks-web -o jsonpath={.spec.clusterIP}" % KUBECTL)
+    # each kube-proxy programs the Service once it has seen the endpoints: a readiness check per node, bounded
     for name in sorted(NODES):
-        out = _host(name).run("curl -sS --max-time 5 http://%s/" % cluster_ip)
-        assert out.rc == 0 and out.stdout.strip() in names, (name, out.stdout, out.stderr)
+        answers = lambda name=name: _host(name).run("curl -sS --max-time 5 http://%s/" % cluster_ip)  # noqa: E731
+        assert _deadline_poll(lambda: answers().stdout.strip() in names, 60), (name, answers().stderr)
     # pod to pod across nodes, both ways, by pod IP (nc: this busybox build's wget crashes)
     for source, target in ((pods[0], pods[1]), (pods[1], pods[0])):
         out = host.run(

@@ -1,8 +1,4 @@
-"""NOT RUN BY CI (outside tests/, which the verifier collects): scale.yml failed here in the last run - after
-ks-cl-5 joined, ks-cl-1 and ks-cl-5 each held the VIP (see the issue 10 note). Move it back to tests/ (and ks-cl-5/-6
-back into molecule.yml's platforms, group spare, 10.127.0.45/.46) once that is fixed.
-
-Scenario `cluster`, day 2 (runs after test_cluster.py, in order, on the same cluster): the quorum guard of
+"""Scenario `cluster`, day 2 (runs after test_cluster.py, in order, on the same cluster): the quorum guard of
 remove_node.yml, scale.yml adding a control-plane host (ks-cl-5) and a worker (ks-cl-6), removing that worker,
 resetting it and bringing it back with scale.yml --limit, and a last scale.yml run that changes nothing.
 
@@ -167,9 +163,11 @@ def test_scale_adds_a_control_plane_host_and_a_worker_without_touching_the_workl
             "echo | openssl s_client -connect 127.0.0.1:6443 2>/dev/null | openssl x509 -noout -text"
         ).stdout
         assert "IP Address:%s" % NEW_CONTROL_PLANE[1] in served, "%s serves an old certificate" % name
+    # one VIP holder among the old and new load balancers (the new keepalived heard the holder and stayed BACKUP)
+    holders = [n for n in (*CONTROL_PLANE, NEW_CONTROL_PLANE[0]) if VIP in _host(n).check_output("ip -o -4 addr")]
+    assert len(holders) == 1, holders
     # the load balancer sends requests to the new apiserver: haproxy's counters on the VIP holder
-    holder = next(n for n in (*CONTROL_PLANE, NEW_CONTROL_PLANE[0]) if VIP in _host(n).check_output("ip -o -4 addr"))
-    lb = _host(holder)
+    lb = _host(holders[0])
     for _ in range(30):
         lb.run("curl -sk -o /dev/null https://%s:%d/version" % (VIP, LB_PORT))
     stats = lb.check_output("curl -s 'http://127.0.0.1:8404/stats;csv'")
