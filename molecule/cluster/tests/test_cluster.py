@@ -202,6 +202,10 @@ def _web_pods(host):
     return json.loads(out.stdout)["items"]
 
 
+def _curl(host, address):
+    return host.run("curl -sS --max-time 5 http://%s/" % address)
+
+
 def test_deployment_service_answers_from_every_node_and_pods_reach_each_other():
     host = _host(FIRST)
     applied = host.run("%s apply -f - <<'EOF'\n%s\nEOF" % (KUBECTL, WEB))
@@ -216,8 +220,11 @@ def test_deployment_service_answers_from_every_node_and_pods_reach_each_other():
     cluster_ip = host.check_output("%s get service ks-web -o jsonpath={.spec.clusterIP}" % KUBECTL)
     # each kube-proxy programs the Service once it has seen the endpoints: a readiness check per node, bounded
     for name in sorted(NODES):
-        answers = lambda name=name: _host(name).run("curl -sS --max-time 5 http://%s/" % cluster_ip)  # noqa: E731
-        assert _deadline_poll(lambda: answers().stdout.strip() in names, 60), (name, answers().stderr)
+        node = _host(name)
+        assert _deadline_poll(lambda node=node: _curl(node, cluster_ip).stdout.strip() in names, 60), (
+            name,
+            _curl(node, cluster_ip).stderr,
+        )
     # pod to pod across nodes, both ways, by pod IP (nc: this busybox build's wget crashes)
     for source, target in ((pods[0], pods[1]), (pods[1], pods[0])):
         out = host.run(

@@ -64,15 +64,21 @@ def _record(name):
 
 
 def _applied_by_kubesmith(obj):
-    return any(m.get("manager") == "kubesmith" and m.get("operation") == "Apply"
-               for m in obj["metadata"].get("managedFields") or [])
+    return any(
+        m.get("manager") == "kubesmith" and m.get("operation") == "Apply"
+        for m in obj["metadata"].get("managedFields") or []
+    )
 
 
 def test_applied_server_side_and_recorded(work):
     changed, _ = _run(work)
     assert changed > 0
-    for kind, name in (("namespace", NAMESPACE), ("configmap", "demo-settings"), ("service", "demo-web"),
-                       ("serviceaccount", "demo-sa")):
+    for kind, name in (
+        ("namespace", NAMESPACE),
+        ("configmap", "demo-settings"),
+        ("service", "demo-web"),
+        ("serviceaccount", "demo-sa"),
+    ):
         obj = _get(kind, name)
         assert obj is not None, (kind, name)
         assert _applied_by_kubesmith(obj), (kind, obj["metadata"].get("managedFields"))
@@ -80,8 +86,12 @@ def test_applied_server_side_and_recorded(work):
     plain = _get("configmap", "ks-addon-plain", "default")  # no namespace in the manifest: default
     assert plain is not None and _applied_by_kubesmith(plain)
     recorded = {(r["kind"], r["namespace"], r["name"]) for r in _record("demo")}
-    assert recorded == {("Namespace", "", NAMESPACE), ("ConfigMap", NAMESPACE, "demo-settings"),
-                        ("Service", NAMESPACE, "demo-web"), ("ServiceAccount", NAMESPACE, "demo-sa")}
+    assert recorded == {
+        ("Namespace", "", NAMESPACE),
+        ("ConfigMap", NAMESPACE, "demo-settings"),
+        ("Service", NAMESPACE, "demo-web"),
+        ("ServiceAccount", NAMESPACE, "demo-sa"),
+    }
     assert [(r["kind"], r["namespace"]) for r in _record("plain")] == [("ConfigMap", "default")]
 
 
@@ -105,8 +115,10 @@ def test_an_object_dropped_from_the_kustomization_is_pruned_others_untouched(wor
     host = _host()
     made = host.run("%s -n %s create configmap by-hand --from-literal=owner=someone" % (KUBECTL, NAMESPACE))
     assert made.rc == 0, made.stderr
-    uids = {kind: _get(kind, name)["metadata"]["uid"]
-            for kind, name in (("configmap", "demo-settings"), ("service", "demo-web"))}
+    uids = {
+        kind: _get(kind, name)["metadata"]["uid"]
+        for kind, name in (("configmap", "demo-settings"), ("service", "demo-web"))
+    }
     kustomization = work / "demo" / "kustomization.yaml"
     kustomization.write_text(kustomization.read_text().replace("  - sa.yaml\n", ""))
 
@@ -118,8 +130,10 @@ def test_an_object_dropped_from_the_kustomization_is_pruned_others_untouched(wor
     changed, _ = _run(work)
     assert changed > 0
     assert deadline_poll(lambda: _get("serviceaccount", "demo-sa") is None, 60), "demo-sa was not pruned"
-    assert {kind: _get(kind, name)["metadata"]["uid"]
-            for kind, name in (("configmap", "demo-settings"), ("service", "demo-web"))} == uids
+    assert {
+        kind: _get(kind, name)["metadata"]["uid"]
+        for kind, name in (("configmap", "demo-settings"), ("service", "demo-web"))
+    } == uids
     assert _get("configmap", "by-hand")["data"] == {"owner": "someone"}  # not kubesmith's: left alone
     assert "ServiceAccount" not in {r["kind"] for r in _record("demo")}
 
