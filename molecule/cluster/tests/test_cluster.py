@@ -76,6 +76,7 @@ spec:
 """
 VIP, LB_PORT = "10.127.0.40", 8443
 NETWORK = "kubesmith-lab"
+GATEWAY = "10.127.0.1"  # the lab network's gateway (tools/testhosts.sh)
 
 FIRST = sorted(CONTROL_PLANE)[0]  # cluster-wide checks run once, from the first control-plane host
 
@@ -338,3 +339,6 @@ def test_with_one_control_plane_host_stopped_the_api_answers_and_schedules():
             capture_output=True,
             check=False,
         )
+        # the lab network is internal: the default route the prepare step added went with the old interface
+        # (without it the host's own ClusterIP connections fail "network unreachable")
+        _deadline_poll(lambda: _host(holder).run("ip route replace default via %s" % GATEWAY).rc == 0, 60)
