@@ -37,7 +37,8 @@ def plan(groups, node_names, registered, etcd_names, etcd_members, play_hosts, l
 
     Returns ``{"new": [...], "new_nodes", "new_control_plane", "new_etcd", "roll": bool, "roll_hosts": [...],
     "errors": [...], "summary": str}``: ``roll`` is true when the existing control plane must be updated
-    (a control-plane host or an etcd member is added); ``roll_hosts`` are the hosts that update then.
+    (a control-plane host or an etcd member is added); ``roll_hosts`` are the existing hosts that update then
+    (control plane, then the other load balancers; never a new host).
     """
     groups = {name: list(groups.get(name) or []) for name in GROUPS}
     node_names = dict(node_names or {})
@@ -68,7 +69,11 @@ def plan(groups, node_names, registered, etcd_names, etcd_members, play_hosts, l
         errors.append("no host of the etcd group is an etcd member: scale.yml grows a running etcd cluster")
 
     roll = bool(new_control_plane or new_etcd)
-    roll_hosts = _ordered({"a": control_plane, "b": list(load_balancer_hosts or [])}, "a", "b")
+    # existing hosts only: scale.yml updates them before a new host starts (a new keepalived must hear the VIP
+    # holder, which only sends to the peers it knows)
+    roll_hosts = [
+        h for h in _ordered({"a": control_plane, "b": list(load_balancer_hosts or [])}, "a", "b") if h not in new
+    ]
     if roll:
         left_out = [h for h in roll_hosts if h not in play]
         if left_out:

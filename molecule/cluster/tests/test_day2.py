@@ -1,9 +1,10 @@
 """Scenario `cluster`, day 2 (runs after test_cluster.py, in order, on the same cluster): the quorum guard of
-remove_node.yml, scale.yml adding a control-plane host (ks-cl-5) and a worker (ks-cl-6), removing that worker,
-resetting it and bringing it back with scale.yml --limit, and a last scale.yml run that changes nothing.
+remove_node.yml; scale.yml adding a control-plane host (ks-cl-5) and a worker (ks-cl-6) and growing etcd from 3 to 5
+members (ks-cl-5, and the running worker ks-cl-4); removing the new worker, resetting it and bringing it back with
+scale.yml --limit; a scale.yml run that changes nothing; removing the new control-plane host, a stacked etcd member.
 
 ks-cl-5 and ks-cl-6 start in group `spare` (created, outside the cluster); an extra inventory source puts them in
-control_plane and workers."""
+control_plane and workers, and ks-cl-4 and ks-cl-5 in etcd (5 members: an odd count, as preflight wants)."""
 
 import json
 import os
@@ -22,6 +23,7 @@ ALL = {
     NEW_CONTROL_PLANE[0]: NEW_CONTROL_PLANE[1],
     NEW_WORKER[0]: NEW_WORKER[1],
 }
+NEW_ETCD = ("ks-cl-4", NEW_CONTROL_PLANE[0])  # a running worker becomes an etcd member too
 FIRST = "ks-cl-1"
 VIP, LB_PORT = "10.127.0.40", 8443
 ETCD = (
@@ -94,6 +96,7 @@ def _grown():
             "    control_plane:\n      hosts:\n        %s: {}\n"
             % NEW_CONTROL_PLANE[0]
             + "    workers:\n      hosts:\n        %s: {}\n" % NEW_WORKER[0]
+            + "    etcd:\n      hosts:\n%s" % "".join("        %s: {}\n" % h for h in NEW_ETCD)
         )
     return [path]
 
@@ -101,6 +104,20 @@ def _grown():
 def _etcd_healthy():
     out = _host(FIRST).run("%s endpoint health --cluster" % ETCD)
     return out.rc == 0 and (out.stdout + out.stderr).count("is healthy") == len(CONTROL_PLANE)
+
+
+def _members():
+    """etcd's members: name -> is a learner (names only once started)."""
+    out = _host(FIRST).run("%s member list -w json" % ETCD)
+    assert out.rc == 0, out.stderr
+    return {m.get("name", ""): bool(m.get("isLearner")) for m in json.loads(out.stdout)["members"]}
+
+
+def _apiserver_etcd_servers(name):
+    """The --etcd-servers of the running kube-apiserver (its command line: proves it was restarted with them)."""
+    line = _host(name).check_output("pgrep -a kube-apiserver")
+    flag = next(arg for arg in line.split() if arg.startswith("--etcd-servers="))
+    return flag.split("=", 1)[1].split(",")
 
 
 def _pods():
@@ -154,6 +171,12 @@ def test_scale_adds_a_control_plane_host_and_a_worker_without_touching_the_workl
     for uid, (name, _node, restarts) in before.items():
         assert uid in after, "%s was replaced" % name
         assert after[uid][2] == restarts, "%s restarted" % name
+    # etcd grew to 5 voting members (learners promoted) and every apiserver runs with the 5 endpoints
+    members = _members()
+    assert sorted(members) == sorted([*CONTROL_PLANE, *NEW_ETCD]) and not any(members.values()), members
+    for name in (*CONTROL_PLANE, NEW_CONTROL_PLANE[0]):
+        servers = _apiserver_etcd_servers(name)
+        assert all(any(ALL[m] + ":" in url for url in servers) for m in members), (name, servers)
     # every apiserver certificate names the new host, on disk and as served
     for name in (*CONTROL_PLANE, NEW_CONTROL_PLANE[0]):
         host = _host(name)
@@ -199,7 +222,10 @@ def test_a_reset_worker_comes_back_with_scale_limit_and_its_pods_are_reachable()
     assert rc == 0, output[-3000:]
     host = _host(NEW_WORKER[0])
     assert not host.file("/etc/kubernetes").exists and not host.file("/usr/local/bin/kubelet").exists
-    assert "KUBE-" not in host.check_output("iptables-save")
+    for unit in ("kubelet", "kube-proxy", "containerd", "kubesmith-pod-network"):
+        assert not host.service(unit).is_running and not host.file("/etc/systemd/system/%s.service" % unit).exists
+    chains = host.run("iptables-save | grep -cE 'KUBE-|KUBESMITH-|CNI-'")
+    assert chains.stdout.strip() == "0", host.run("iptables-save").stdout
     rc, output = run_playbook("scale.yml", "--limit", NEW_WORKER[0], inventories=_grown(), timeout=900)
     assert rc == 0, output[-4000:]
     assert set(recap(output)) == {NEW_WORKER[0]}, "only the limited host is in the play"
@@ -231,9 +257,13 @@ def test_remove_node_takes_a_control_plane_host_out_of_the_load_balancers():
     gone = _host(name)
     for unit in ("kube-apiserver", "haproxy", "keepalived", "kubelet"):
         assert not gone.service(unit).is_running, unit
+    assert not gone.service("etcd").is_running and not gone.service("etcd").is_enabled
+    # its etcd member is gone and no apiserver is left pointing at it (each was restarted without it)
+    assert name not in _members() and len(_members()) == 4, _members()
     for other in CONTROL_PLANE:
         config = _host(other).check_output("cat /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf")
         assert address not in config, "%s still lists %s" % (other, name)
+        assert not any(address + ":" in url for url in _apiserver_etcd_servers(other)), other
     holders = [n for n in CONTROL_PLANE if VIP in _host(n).check_output("ip -o -4 addr")]
     assert len(holders) == 1, holders
     assert _kubectl("get --raw /readyz").rc == 0

@@ -47,7 +47,7 @@ def test_a_new_control_plane_host_rolls_the_control_plane_and_the_load_balancers
     groups = dict(GROUPS, control_plane=["cp1", "cp2", "cp3", "cp4"])
     result = _plan(groups, lbs=["cp1", "cp2", "cp3", "cp4", "lb9"])
     assert result["new"] == ["cp4"] and result["new_control_plane"] == ["cp4"]
-    assert result["roll"] and result["roll_hosts"] == ["cp1", "cp2", "cp3", "cp4", "lb9"]
+    assert result["roll"] and result["roll_hosts"] == ["cp1", "cp2", "cp3", "lb9"]
     assert "updated one host at a time" in result["summary"]
 
 
@@ -113,4 +113,12 @@ def test_a_host_in_several_groups_is_listed_once_in_inventory_order():
 @pytest.mark.parametrize("lbs", [(), ("lb1",)])
 def test_roll_hosts_are_the_control_plane_then_the_other_load_balancers(lbs):
     groups = dict(GROUPS, control_plane=["cp1", "cp2", "cp3", "cp4"])
-    assert _plan(groups, lbs=lbs)["roll_hosts"] == ["cp1", "cp2", "cp3", "cp4"] + list(lbs)
+    assert _plan(groups, lbs=lbs)["roll_hosts"] == ["cp1", "cp2", "cp3"] + list(lbs)
+
+
+def test_new_hosts_are_never_roll_hosts_even_between_existing_ones():
+    """The existing load balancers learn a new VRRP peer before the new host starts keepalived."""
+    groups = dict(GROUPS, etcd=["cp1", "cp2", "cp3", "w1", "cpx"], control_plane=["cp1", "cpx", "cp2", "cp3"])
+    result = _plan(groups, lbs=["cp1", "cpx", "cp2", "cp3"])
+    assert result["new"] == ["w1", "cpx"] and result["new_etcd"] == ["w1", "cpx"]
+    assert result["roll_hosts"] == ["cp1", "cp2", "cp3"]
