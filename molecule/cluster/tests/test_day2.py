@@ -164,7 +164,7 @@ def test_scale_adds_a_control_plane_host_and_a_worker_without_touching_the_workl
     assert before
     rc, output = run_playbook("scale.yml", inventories=_grown(), timeout=1200)
     assert rc == 0, output[-4000:]
-    assert "adding ks-cl-5, ks-cl-6" in output
+    assert "adding ks-cl-4, ks-cl-5, ks-cl-6" in output  # ks-cl-4: a new etcd member
     for name in (NEW_CONTROL_PLANE[0], NEW_WORKER[0]):
         assert _deadline_poll(lambda name=name: _node_ready(name), 120), name
     after = _pods()
