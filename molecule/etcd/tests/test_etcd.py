@@ -167,6 +167,9 @@ def test_step2_shrink_back_to_three_with_remove_node():
         assert not _on(name).service("etcd").is_running
     assert sorted(m["name"] for m in _member_list()) == sorted(MEMBERS)
     assert _healthy(list(MEMBERS))
+    # the members are in group control_plane, but no apiserver runs here: a removal must not install one
+    for name in MEMBERS:
+        assert not _on(name).file("/etc/systemd/system/kube-apiserver.service").exists, name
     rc, output = run_playbook(*_site_etcd())
     assert rc == 0
     assert {h: r["changed"] for h, r in recap(output).items()} == dict.fromkeys(MEMBERS, 0)
