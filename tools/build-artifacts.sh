@@ -23,6 +23,10 @@
 #                                   build what is missing (default: all = containerd etcd images)
 #   tools/build-artifacts.sh verify [all|containerd|etcd|images|kubernetes]...
 #                                   unpack and run every artifact in the mirror, check the checksums
+#   tools/build-artifacts.sh needs PATH...
+#                                   build the groups that make these mirror paths (e.g. the list
+#                                   playbooks/artifacts.yml derives from an inventory), then fail naming
+#                                   every path that is still missing (a version no recipe here builds)
 #   Group kubernetes is not part of "all": name it. Cold it takes minutes (Go compile of the Kubernetes
 #   server binaries on every core at nice 19); with its Go build cache in the work dir, seconds to a minute.
 # Environment:
@@ -64,6 +68,15 @@ ETCD_NEXT_MINOR=3.5
 K8S_SOURCE=kubernetes
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 K8S_BUILD_TAG=kubesmith.1
+# Which group makes a mirror path: "<path prefix> <group>" (the layout above).
+PATH_GROUPS=(
+  "github.com/containerd/containerd/releases/download/ containerd"
+  "github.com/opencontainers/runc/releases/download/ containerd"
+  "github.com/containernetworking/plugins/releases/download/ containerd"
+  "github.com/etcd-io/etcd/releases/download/ etcd"
+  "images/ images"
+  "dl.k8s.io/release/ kubernetes"
+)
 PRIVATE_APT=$WORK/apt
 PRIVATE_APT_MAX_AGE_DAYS=7
 
@@ -1171,6 +1184,37 @@ select_groups() {
   done
 }
 
+# group_of PATH: the group whose recipes make this mirror path (fails when none does)
+group_of() {
+  local entry
+  for entry in "${PATH_GROUPS[@]}"; do
+    [[ $1 == "${entry%% *}"* ]] && { printf '%s\n' "${entry##* }"; return 0; }
+  done
+  return 1
+}
+
+# needs PATH...: build every group that makes one of the paths, then check that each path is in the mirror
+needs() {
+  local path group groups=() unknown=() absent=()
+  [[ $# -gt 0 ]] || die "needs: no mirror paths given"
+  for path in "$@"; do
+    [[ $path != /* && $path != *..* ]] || die "needs: '$path' is not a path inside the mirror"
+    if group=$(group_of "$path"); then
+      [[ " ${groups[*]} " == *" $group "* ]] || groups+=("$group")
+    else
+      unknown+=("$path")
+    fi
+  done
+  [[ ${#unknown[@]} == 0 ]] || die "no recipe here makes: ${unknown[*]} (known prefixes: ${PATH_GROUPS[*]%% *})"
+  select_groups "${groups[@]}"
+  lock exclusive
+  build "${SELECTED[@]}"
+  for path in "$@"; do [[ -f $MIRROR/$path ]] || absent+=("$path"); done
+  [[ ${#absent[@]} == 0 ]] ||
+    die "the mirror lacks ${absent[*]} after building ${SELECTED[*]}: no recipe here makes that version (see the table above)"
+  say "needs: all ${#} paths are in $MIRROR"
+}
+
 build() {
   local start group line status name version inputs path
   start=$(now_ms)
@@ -1211,6 +1255,10 @@ main() {
   case ${1:-all} in
     -h | --help | help)
       usage
+      ;;
+    needs)
+      shift
+      needs "$@"
       ;;
     verify)
       shift

@@ -28,7 +28,25 @@ apt_uri() {
 image_recipe_hash() { { declare -f build_image; echo "$ROOTFS_PACKAGES"; cat "$KS_SSH_KEY.pub" 2>/dev/null || true; } | sha256sum | cut -c1-12; }
 image_name() { echo "$KS_IMAGE_PREFIX:bookworm-$(image_recipe_hash)"; }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# alive PIDFILE PATTERN: the process of the pid file runs and is still ours (after a reboot or a machine restore
+# the number may belong to another process)
+alive() { [ -f "$1" ] && grep -qa -- "$2" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
+
+# listening PIDFILE PORT WHAT: readiness of a service started in the background - its process listens on PORT
+# within 15 s; else it died (typically: the port is taken) and the error names the log and the way out.
+listening() {
+  local pid deadline=$((SECONDS + 15))
+  pid=$(cat "$1")
+  until ss -Hltnp "sport = :$2" 2>/dev/null | grep -q "pid=$pid,"; do
+    if ! kill -0 "$pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      tail -n 5 "$4" >&2 || true
+      kill "$pid" 2>/dev/null || true
+      rm -f "$1"
+      ks_die "$3 did not start listening on $KS_GATEWAY:$2 (port in use? ss -ltnp 'sport = :$2'; log: $4)"
+    fi
+    sleep 0.2  # poll interval of the readiness check
+  done
+}
 
 setup() {
   ks_apt
@@ -81,19 +99,21 @@ start_apt_proxy() {
     [ -n "$security" ] && echo "Remap-secdeb: ${sec_host%/} /debian-security ; ${sec_host%/}"
     echo "ForceManaged: 1"
   } > "$ACNG_DIR/acng.conf"
-  alive "$RUN_DIR/acng.pid" && return 0
+  alive "$RUN_DIR/acng.pid" apt-cacher-ng && return 0
   setsid /usr/sbin/apt-cacher-ng -c "$ACNG_DIR" ForeGround=1 >"$ACNG_DIR/stdout.log" 2>&1 </dev/null &
   echo $! > "$RUN_DIR/acng.pid"
+  listening "$RUN_DIR/acng.pid" 3142 "the apt proxy" "$ACNG_DIR/stdout.log"
   ks_log "apt proxy on $KS_GATEWAY:3142 (pid $(cat "$RUN_DIR/acng.pid"))"
 }
 
 # Static HTTP server for the artifact mirror, on the lab bridge address only.
 start_mirror() {
   mkdir -p "$KS_MIRROR_DIR"
-  alive "$RUN_DIR/mirror.pid" && return 0
+  alive "$RUN_DIR/mirror.pid" http.server && return 0
   setsid /usr/bin/python3 -m http.server --bind "$KS_GATEWAY" --directory "$KS_MIRROR_DIR" "$KS_MIRROR_PORT" \
     >>"$RUN_DIR/mirror.log" 2>&1 </dev/null &   # append: scenarios write start markers into it
   echo $! > "$RUN_DIR/mirror.pid"
+  listening "$RUN_DIR/mirror.pid" "$KS_MIRROR_PORT" "the artifact mirror (KS_MIRROR_PORT=$KS_MIRROR_PORT)" "$RUN_DIR/mirror.log"
   ks_log "artifact mirror $KS_MIRROR_URL -> $KS_MIRROR_DIR (pid $(cat "$RUN_DIR/mirror.pid"))"
 }
 
@@ -173,8 +193,9 @@ clean() {
   [ -z "$names" ] || { ks_log "removing hosts: $(echo $names)"; down $names; }
   if podman network exists "$KS_NET" 2>/dev/null; then podman network rm -f "$KS_NET" >/dev/null; fi
   iptables -D FORWARD -s "$KS_PREFIX.0/24" ! -d "$KS_PREFIX.0/24" -j REJECT 2>/dev/null || true
-  for svc in mirror acng; do
-    if alive "$RUN_DIR/$svc.pid"; then kill "$(cat "$RUN_DIR/$svc.pid")"; fi
+  for svc in mirror:http.server acng:apt-cacher-ng; do
+    if alive "$RUN_DIR/${svc%%:*}.pid" "${svc#*:}"; then kill "$(cat "$RUN_DIR/${svc%%:*}.pid")"; fi
+    svc=${svc%%:*}
     rm -f "$RUN_DIR/$svc.pid"
   done
 }

@@ -5,6 +5,7 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.download import 
     ArtifactError,
     cache_spec,
     install_spec,
+    listing,
     missing_plans,
     resolve,
 )
@@ -14,6 +15,7 @@ artifact_plans: list of artifact descriptions -> fetch plans (mirror URL, checks
 artifact_install_spec: fetch plans -> the `artifacts` option of kubesmith.cluster.install_artifacts
 artifact_cache_spec: fetch plans -> the `cache_files` option of kubesmith.cluster.install_artifacts
 artifact_missing: fetch plans, install_artifacts result(s) -> the plans whose file a host lacks
+artifact_list: fetch plans of many hosts -> each distinct file once (playbooks/artifacts.yml)
 """
 
 
@@ -36,6 +38,13 @@ def artifact_missing(plans, results):
     return missing_plans(plans, results)
 
 
+def artifact_list(plans):
+    try:
+        return listing(plans)
+    except ArtifactError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -43,4 +52,5 @@ class FilterModule:
             "artifact_install_spec": artifact_install_spec,
             "artifact_cache_spec": artifact_cache_spec,
             "artifact_missing": artifact_missing,
+            "artifact_list": artifact_list,
         }

@@ -129,3 +129,41 @@ def missing_plans(plans, results):
             if isinstance(entry, dict) and entry.get("src"):
                 wanted.add(posixpath.basename(entry["src"]))
     return [plan for plan in plans if posixpath.basename(plan["host_path"]) in wanted]
+
+
+def listing(plans):
+    """Every distinct file a set of fetch plans downloads, for filling a mirror (playbooks/artifacts.yml).
+
+    One entry per fetched URL (hosts asking for the same artifact share it), sorted by name and version:
+    ``name``, ``version``, ``url`` (upstream), ``fetch_url``, ``checksum_url`` (the file its sha256 is
+    read from, '' when pinned), ``sha256`` (pinned, else '') and ``line``, a one-line summary.
+    Two plans fetching one URL with different pinned sums are refused: one of them is wrong.
+    """
+    entries = {}
+    for plan in plans or []:
+        checksum = plan["checksum"][len("sha256:") :]
+        pinned = checksum if _SHA256.match(checksum) else ""
+        entry = {
+            "name": plan["name"],
+            "version": plan["version"],
+            "url": plan["url"],
+            "fetch_url": plan["fetch_url"],
+            "checksum_url": "" if pinned else checksum,
+            "sha256": pinned,
+        }
+        known = entries.setdefault(plan["fetch_url"], entry)
+        if known != entry:
+            raise ArtifactError(
+                "%s is listed twice with different checksums (%s, %s)"
+                % (plan["fetch_url"], known["sha256"] or known["checksum_url"], pinned or checksum)
+            )
+    result = []
+    for entry in sorted(entries.values(), key=lambda e: (e["name"], e["version"], e["fetch_url"])):
+        entry["line"] = "%s %s %s (sha256 %s)" % (
+            entry["name"],
+            entry["version"],
+            entry["fetch_url"],
+            entry["sha256"] or "from " + entry["checksum_url"],
+        )
+        result.append(entry)
+    return result

@@ -34,7 +34,7 @@ ks_apt() {
 # Python venv outside the clone, keyed by the requirements files: a rerun reuses it.
 ks_venv() {
   local key
-  key=$(cat "$KS_ROOT/requirements.txt" "$KS_ROOT/requirements-dev.txt" | sha256sum | cut -c1-12)
+  key=$(cat "$KS_ROOT"/requirements{,-dev,-lab}.txt | sha256sum | cut -c1-12)
   KS_VENV=$KS_CACHE/venv-$key
   if [ ! -f "$KS_VENV/.complete" ]; then   # marker written last: an interrupted install is redone
     ks_log "python venv $KS_VENV"

@@ -2,6 +2,7 @@ import pytest
 from ansible_collections.kubesmith.cluster.plugins.module_utils.download import (
     ArtifactError,
     install_spec,
+    listing,
     mirror_url,
     resolve,
 )
@@ -200,3 +201,37 @@ def test_missing_plans_union_over_hosts_ignores_non_results_and_foreign_files():
     assert [p["name"] for p in missing_plans(plans, results)] == ["runc", "etcd", "image-pause"]
     assert missing_plans(plans, None) == []
     assert missing_plans(plans, []) == []
+
+
+def _listed(mirror="http://m", **extra):
+    artifact = {"name": "containerd", "version": "1.6.20", "url": URL, "checksum_url": URL + ".sha256sum"}
+    artifact.update(extra)
+    return resolve([artifact], mirror)
+
+
+def test_listing_merges_hosts_and_names_the_checksum_source():
+    # two hosts asking for the same file: listed once; the checksum file is read from the mirror
+    (entry,) = listing(_listed() + _listed())
+    assert entry["fetch_url"] == "http://m/" + URL[len("https://") :]
+    assert entry["checksum_url"] == "http://m/" + URL[len("https://") :] + ".sha256sum"
+    assert entry["sha256"] == ""
+    assert entry["url"] == URL
+    assert entry["line"] == "containerd 1.6.20 %s (sha256 from %s)" % (entry["fetch_url"], entry["checksum_url"])
+
+
+def test_listing_pinned_sum_and_sorting():
+    other = resolve([{"name": "cni", "version": "1", "url": "https://x.io/cni.tgz", "sha256": SHA}], "")
+    entries = listing(_listed() + other)
+    assert [e["name"] for e in entries] == ["cni", "containerd"]
+    assert entries[0]["sha256"] == SHA
+    assert entries[0]["checksum_url"] == ""
+    assert entries[0]["fetch_url"] == "https://x.io/cni.tgz"
+
+
+def test_listing_refuses_one_file_with_two_sums():
+    with pytest.raises(ArtifactError, match="listed twice with different checksums"):
+        listing(_listed(sha256=SHA) + _listed(sha256="b" * 64))
+
+
+def test_listing_of_nothing():
+    assert listing([]) == []
