@@ -18,7 +18,7 @@ ks_log() { printf '[%(%T)T] %s\n' -1 "$*" >&2; }
 ks_die() { ks_log "ERROR: $*"; exit 1; }
 
 # apt packages this project needs on the machine that runs the tests / the lab.
-KS_APT_PACKAGES=(podman runc debootstrap apt-cacher-ng jq iptables openssl openssh-client curl python3-venv)
+KS_APT_PACKAGES=(podman runc debootstrap apt-cacher-ng jq iptables iproute2 openssl openssh-client curl python3-venv)
 
 ks_apt() {
   local missing=()
