@@ -87,8 +87,17 @@ def test_reset_needs_confirmation_removes_the_footprint_and_site_builds_it_again
     host = _host()
     rc, output = run_playbook("reset.yml")
     assert rc != 0 and "-e reset_confirm=true" in output, output[-2000:]
-    assert all(s["changed"] == 0 for s in recap(output).values()), recap(output)
+    stats = recap(output)
+    assert list(stats) == ["ks-single-1"] and stats["ks-single-1"]["changed"] == 0, stats
     assert host.service("kubelet").is_running
+
+    # a blank path variable stops the reset before anything is stopped, unmounted or removed
+    rc, output = run_playbook("reset.yml", "-e", "reset_confirm=true", "-e", "containerd_root_dir=")
+    assert rc != 0 and "containerd_root_dir is empty" in output, output[-2000:]
+    stats = recap(output)
+    assert list(stats) == ["ks-single-1"] and stats["ks-single-1"]["changed"] == 0, stats
+    assert host.service("kubelet").is_running and host.service("containerd").is_running
+    assert host.file("/etc/kubernetes/admin.conf").exists
 
     rc, output = run_playbook("reset.yml", "-e", "reset_confirm=true", timeout=600)
     assert rc == 0, output[-3000:]
