@@ -172,15 +172,30 @@ up() {
   done
   for ((i = 0; i < ${#args[@]}; i += 2)); do
     name=${args[i]}
-    # readiness: systemd reports running (or degraded) within 60 s
-    if ! timeout 60 podman exec "$name" systemctl is-system-running --wait >/dev/null 2>&1; then
-      [ "$(podman exec "$name" systemctl is-system-running 2>/dev/null)" = degraded ] ||
-        { podman exec "$name" systemctl --failed || true; ks_die "$name did not finish booting"; }
-    fi
+    wait_booted "$name"
     podman exec "$name" ip route replace default via "$KS_GATEWAY"
     # prime both neighbour tables (seen here: a new host's replies to this machine lost until it ARPs itself)
     podman exec "$name" ping -c1 -W2 "$KS_GATEWAY" >/dev/null || ks_die "$name cannot reach the lab gateway $KS_GATEWAY"
     podman exec "$name" sh -c "echo 'Acquire::http::Proxy \"http://$KS_GATEWAY:3142\";' > /etc/apt/apt.conf.d/01proxy"
+  done
+}
+
+# wait_booted NAME: readiness of a new host - its systemd reports running (or degraded: the failed units are
+# printed) within 60 s. Right after the start systemctl may answer "offline" or nothing (no bus yet): polled again.
+# A host that stopped or never gets there fails with its journal.
+wait_booted() {
+  local name=$1 state deadline=$((SECONDS + 60))
+  while :; do
+    state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
+    case $state in
+      running) return 0 ;;
+      degraded) podman exec "$name" systemctl --failed --no-legend >&2 || true; return 0 ;;
+    esac
+    if [ $SECONDS -ge $deadline ] || [ "$(podman inspect -f '{{.State.Status}}' "$name" 2>/dev/null)" != running ]; then
+      podman exec "$name" journalctl -b --no-pager -n 40 >&2 || podman logs --tail 40 "$name" >&2 || true
+      ks_die "$name did not finish booting (systemd says: ${state:-nothing})"
+    fi
+    sleep 0.5  # poll interval of the readiness check
   done
 }
 
