@@ -256,3 +256,83 @@ def leftovers(ranges, provider, name):
             if not value.startswith(prefix):
                 out.append(base64.b64decode(kv.get("key") or "").decode("utf-8", "replace"))
     return out
+
+
+def _describe(state):
+    return "%s: %s %s" % (state["host"], state["provider"], ", ".join(_names(state)))
+
+
+def site_keys(reads, pinned=None, expected_provider="aescbc", secrets_stored=None, check_mode=False, secret=None):
+    """The encryption keys site.yml writes to every apiserver, chosen so that no run loses a key in use.
+
+    ``reads``: ``[{"host", "config"}]`` for every control-plane host in inventory order; ``config`` is the parsed
+    encryption-config.yaml, or None when that host has none (rebuilt, replaced, never built).
+    ``pinned``: ``control_plane_encryption_keys`` ([] when the keys on the hosts are kept).
+    ``secrets_stored``: how many Secrets etcd holds (None: not asked, or etcd did not answer); only consulted when
+    no host has a configuration.
+
+    Returns ``{"keys", "provider", "source", "restore", "notice", "error"}``: ``source`` is ``inventory``, the host
+    the keys were read from, or ``new``; ``restore`` the hosts that lack the file and get it from a peer. A
+    refusal is returned in ``error`` (never raised: the caller hides the keys with no_log and shows the error on
+    its own); messages name keys and hosts, never secrets.
+    """
+    states, missing = [], []
+    try:
+        for read in reads:
+            if read.get("config") in (None, ""):
+                missing.append(str(read["host"]))
+            else:
+                states.append(parse_config(str(read["host"]), read["config"]))
+    except RotationError as exc:
+        return _refusal(str(exc))
+    provider = states[0]["provider"] if states else expected_provider
+    notice = ""
+    if states and expected_provider and provider != expected_provider:
+        notice = (
+            "the cluster encrypts with %s: kept (control_plane_encryption_provider=%s applies to new clusters; "
+            "changing the provider of a running cluster is not supported by site.yml)" % (provider, expected_provider)
+        )
+    if pinned:
+        secrets = {str(k.get("secret")) for k in pinned if isinstance(k, dict)}
+        for state in states:
+            if not secrets.intersection(k["secret"] for k in state["keys"]):
+                return _refusal(
+                    "control_plane_encryption_keys shares no key with the configuration in use on %s: Secrets "
+                    "written with those keys would become unreadable. Add the key in use (its secret is in %s's "
+                    "encryption config) to control_plane_encryption_keys. Nothing was changed."
+                    % (_describe(state), state["host"])
+                )
+        return _choice(list(pinned), provider, "inventory", missing, notice)
+    if states:
+        first = states[0]
+        differ = [s for s in states[1:] if (s["provider"], s["keys"]) != (first["provider"], first["keys"])]
+        if differ:
+            return _refusal(
+                "the encryption configurations of the control-plane hosts differ (%s): a key rotation was "
+                "interrupted? Finish it with rotate_encryption_key.yml. site.yml writes one configuration to every "
+                "apiserver and could drop a key in use. Nothing was changed."
+                % "; ".join(_describe(s) for s in [first] + differ)
+            )
+        return _choice(first["keys"], provider, first["host"], missing, notice)
+    if secrets_stored is None and not check_mode:
+        return _refusal(
+            "no control-plane host has an encryption configuration and etcd could not be asked whether it holds "
+            "Secrets: a new key is made only for a cluster without Secrets. Bring etcd up, or put the file back "
+            "on a control-plane host. Nothing was changed."
+        )
+    if secrets_stored:
+        return _refusal(
+            "no control-plane host has an encryption configuration (%s), but etcd holds %d Secret(s) encrypted "
+            "with the key that was in it: a new key would leave every one of them unreadable. Put the file back "
+            "on a control-plane host (from a backup of /etc/kubernetes), or set control_plane_encryption_keys to "
+            "the keys in use. Nothing was changed." % (", ".join(missing), int(secrets_stored))
+        )
+    return _choice([{"name": "key1", "secret": secret or new_secret()}], provider, "new", [], notice)
+
+
+def _choice(keys, provider, source, restore, notice):
+    return {"keys": keys, "provider": provider, "source": source, "restore": restore, "notice": notice, "error": ""}
+
+
+def _refusal(message):
+    return {"keys": [], "provider": "", "source": "", "restore": [], "notice": "", "error": message}

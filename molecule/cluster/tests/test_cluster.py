@@ -1,5 +1,6 @@
 """Scenario `cluster`: three stacked control-plane + etcd hosts and one worker on the v1.20.2 binaries."""
 
+import base64
 import json
 import os
 import subprocess
@@ -181,6 +182,53 @@ def test_secret_is_encrypted_in_etcd():
     assert raw.stdout_bytes.startswith(b"k8s:enc:aescbc:v1:key1:"), raw.stdout_bytes[:40]
     assert b"plaintext-canary" not in raw.stdout_bytes
     host.run("%s delete secret ks-encrypted" % KUBECTL)
+
+
+ENCRYPTION_CONFIG = "/etc/kubernetes/encryption-config.yaml"
+
+
+def _sha256(name, path):
+    return _host(name).check_output("sha256sum %s" % path).split()[0]
+
+
+def test_encryption_config_lost_on_the_first_host_is_restored_from_a_peer():
+    """A first control-plane host without its encryption config (rebuilt, replaced) gets its peers' keys from a
+    plain site.yml: the Secrets stay readable (it used to get a new random key, written to every host)."""
+    first = _host(FIRST)
+    first.run("%s delete secret ks-kept --ignore-not-found" % KUBECTL)
+    assert first.run("%s create secret generic ks-kept --from-literal=word=kept-canary" % KUBECTL).rc == 0
+    in_use = _sha256("ks-cl-2", ENCRYPTION_CONFIG)
+    assert first.run("mv %s /root/encryption-config.yaml.moved" % ENCRYPTION_CONFIG).rc == 0
+    rc, output = run_playbook("site.yml", timeout=1200)
+    assert rc == 0, output[-3000:]
+    assert "keys from ks-cl-2, restored on ks-cl-1" in " ".join(output.split()), output[-3000:]  # unwrapped
+    assert {name: _sha256(name, ENCRYPTION_CONFIG) for name in CONTROL_PLANE} == dict.fromkeys(CONTROL_PLANE, in_use)
+    for name in CONTROL_PLANE:  # each apiserver, not only the one behind the VIP
+        word = _host(name).check_output(
+            "%s --server https://%s:6443 get secret ks-kept -o jsonpath={.data.word}" % (KUBECTL, CONTROL_PLANE[name])
+        )
+        assert base64.b64decode(word) == b"kept-canary", name
+    first.run("rm -f /root/encryption-config.yaml.moved")
+
+
+def test_encryption_config_lost_everywhere_is_refused_while_etcd_holds_secrets():
+    """No control-plane host has the file, etcd holds Secrets: the run stops before any change instead of making a
+    new key that would leave every Secret unreadable."""
+    try:
+        for name in CONTROL_PLANE:
+            assert _host(name).run("mv %s /root/encryption-config.yaml.moved" % ENCRYPTION_CONFIG).rc == 0
+        rc, output = run_playbook("kubernetes.yml", "--tags", "control_plane", timeout=900)
+        assert rc != 0, output[-3000:]
+        flat = " ".join(output.split())  # the callback wraps long messages
+        assert "but etcd holds" in flat and "Nothing was changed" in flat, output[-3000:]
+        stats = recap(output)
+        assert sorted(stats) == sorted(NODES) and all(s["changed"] == 0 for s in stats.values()), stats
+    finally:
+        for name in CONTROL_PLANE:
+            _host(name).run("mv /root/encryption-config.yaml.moved %s" % ENCRYPTION_CONFIG)
+    word = _host(FIRST).check_output("%s get secret ks-kept -o jsonpath={.data.word}" % KUBECTL)
+    assert base64.b64decode(word) == b"kept-canary"
+    _host(FIRST).run("%s delete secret ks-kept" % KUBECTL)
 
 
 def test_busybox_pod_runs_from_the_preloaded_image():
