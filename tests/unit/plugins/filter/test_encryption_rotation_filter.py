@@ -25,6 +25,7 @@ def test_refusals_are_filter_errors():
 def test_filters_are_registered():
     assert set(F.FilterModule().filters()) == {
         "kube_encryption_rotation_plan",
+        "kube_encryption_site_keys",
         "kube_haproxy_server_status",
         "kube_encryption_leftovers",
     }
