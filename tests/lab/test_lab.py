@@ -30,7 +30,8 @@ def ready(node):
 
 def test_admin_kubeconfig_is_private():
     conf = os.path.join(ROOT, ".lab", "admin.conf")
-    assert os.stat(conf).st_mode & 0o077 == 0, "the admin kubeconfig is readable by others"
+    assert os.stat(conf).st_mode & 0o777 == 0o600, "the admin kubeconfig is readable by others"
+    assert os.stat(os.path.dirname(conf)).st_mode & 0o777 == 0o700
 
 
 def test_every_node_ready():

@@ -317,8 +317,9 @@ def test_api_answers_through_the_vip_and_refuses_anonymous():
 
 
 def test_admin_kubeconfig_fetched_to_the_controller():
-    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "admin.conf")
+    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "private", "admin.conf")
     assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700  # made by the run: nobody else can list it
     with open(path, encoding="utf-8") as handle:
         assert "server: https://%s:%d" % (VIP, LB_PORT) in handle.read().replace('"', "")
 

@@ -206,8 +206,7 @@ def test_step4_removal_that_would_lose_quorum_is_refused():
 
 
 def test_step5_snapshot_then_restore():
-    fetch_dir = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "etcd-backups")
-    os.makedirs(fetch_dir, exist_ok=True)
+    fetch_dir = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "etcd-backups-%d" % time.time_ns())
     stamp = str(time.time_ns())
     assert _ctl("ks-etcd-1", "put /kubesmith-test/before-snapshot-%s %s" % (stamp, stamp)).rc == 0
     rc, output = run_playbook("backup.yml", "-e", "backup_fetch_dir=%s" % fetch_dir)
@@ -215,6 +214,10 @@ def test_step5_snapshot_then_restore():
     snapshot = re.search(r"snapshot (\S+etcd-snapshot-\S+\.db) \(", output).group(1)
     local = os.path.join(fetch_dir, os.path.basename(snapshot))
     assert os.path.getsize(local) > 0
+    # the run made the directory: 0700, the snapshot and its checksum 0600
+    assert os.stat(fetch_dir).st_mode & 0o777 == 0o700
+    assert {os.stat(os.path.join(fetch_dir, f)).st_mode & 0o777 for f in os.listdir(fetch_dir)} == {0o600}
+    assert len(os.listdir(fetch_dir)) == 2
     assert _ctl("ks-etcd-1", "put /kubesmith-test/after-snapshot-%s %s" % (stamp, stamp)).rc == 0
     rc, output = run_playbook("restore.yml", "-e", "restore_snapshot=%s" % local)
     assert rc == 0
