@@ -462,8 +462,7 @@ def _specs_for_node(node, view, settings, roles):
                 node,
                 KUBERNETES_CA,
                 CLIENT,
-                "kube-apiserver-kubelet-client",
-                orgs=["system:masters"],
+                "kube-apiserver-kubelet-client",  # no group: RBAC binds the user to system:kubelet-api-admin
                 directory=pki,
             ),
             _leaf("front-proxy-client", node, FRONT_PROXY_CA, CLIENT, "front-proxy-client", directory=pki),

@@ -35,7 +35,8 @@ description:
     CN C(kube-apiserver); SANs C(kubernetes), C(kubernetes.default), C(kubernetes.default.svc),
     C(kubernetes.default.svc.<cluster domain>), the first IP of the service CIDR, every control-plane name and IP,
     the API endpoint host, C(localhost), C(127.0.0.1), O(apiserver_extra_sans)), C(apiserver-kubelet-client)
-    (client; O C(system:masters)), C(front-proxy-client) (client, front-proxy CA), C(apiserver-etcd-client)
+    (client, no group: bound to C(system:kubelet-api-admin) by the control_plane role), C(front-proxy-client)
+    (client, front-proxy CA), C(apiserver-etcd-client)
     (client, CN C(kube-apiserver-etcd-client), etcd CA), and the kubeconfigs C(controller-manager.conf)
     (CN C(system:kube-controller-manager)), C(scheduler.conf) (CN C(system:kube-scheduler)) with server
     O(control_plane_server), C(admin.conf) (CN C(kubernetes-admin), O C(system:masters)) with the API endpoint,

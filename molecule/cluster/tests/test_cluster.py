@@ -294,6 +294,23 @@ def test_deployment_service_answers_from_every_node_and_pods_reach_each_other():
         )
 
 
+def test_apiserver_kubelet_client_reaches_kubelets_but_is_not_cluster_admin():
+    """Its certificate is in no group (not system:masters): bound to system:kubelet-api-admin only. kubectl exec
+    (above) and logs go through it to the kubelets; listing Secrets with it is forbidden."""
+    host = _host(FIRST)
+    subject = host.check_output("openssl x509 -noout -subject -in %s/apiserver-kubelet-client.crt" % PKI)
+    assert "kube-apiserver-kubelet-client" in subject and "system:masters" not in subject, subject
+    code = host.check_output(
+        "curl -sS -o /dev/null -w '%%{http_code}' --max-time 5 %s https://127.0.0.1:6443/api/v1/secrets" % CLIENT
+    )
+    assert code == "403", code
+    pod = _web_pods(host)[0]["metadata"]["name"]
+    logs = host.run("%s logs %s --tail=5" % (KUBECTL, pod))
+    assert logs.rc == 0, logs.stderr
+    listed = host.run("%s auth can-i list secrets --as kube-apiserver-kubelet-client -A" % KUBECTL)
+    assert listed.stdout.strip() == "no", listed.stdout + listed.stderr
+
+
 def test_coredns_applied_server_side_at_the_cluster_dns_address():
     """Applied, not running: its image needs a registry (README support table)."""
     host = _host(FIRST)

@@ -224,7 +224,7 @@ def test_ca_keys_only_on_control_plane_hosts():
 # (name, issuer, profile, CN, O) -- the Kubernetes conventions
 IDENTITIES = [
     ("apiserver", KUBERNETES_CA, P.SERVER, "kube-apiserver", ()),
-    ("apiserver-kubelet-client", KUBERNETES_CA, P.CLIENT, "kube-apiserver-kubelet-client", ("system:masters",)),
+    ("apiserver-kubelet-client", KUBERNETES_CA, P.CLIENT, "kube-apiserver-kubelet-client", ()),
     ("front-proxy-client", FRONT_PROXY_CA, P.CLIENT, "front-proxy-client", ()),
     ("apiserver-etcd-client", ETCD_CA, P.CLIENT, "kube-apiserver-etcd-client", ()),
     ("controller-manager", KUBERNETES_CA, P.CLIENT, "system:kube-controller-manager", ()),
