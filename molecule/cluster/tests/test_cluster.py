@@ -231,6 +231,51 @@ def test_encryption_config_lost_everywhere_is_refused_while_etcd_holds_secrets()
     _host(FIRST).run("%s delete secret ks-kept" % KUBECTL)
 
 
+def _apiserver_times(name):
+    """(stop began, running again) of kube-apiserver, in the kernel's monotonic microseconds (shared by the hosts)."""
+    out = _host(name).check_output(
+        "systemctl show kube-apiserver -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic"
+    )
+    values = dict(line.split("=", 1) for line in out.splitlines())
+    return int(values["ActiveExitTimestampMonotonic"]), int(values["ActiveEnterTimestampMonotonic"])
+
+
+def _apiserver_cmdline(name):
+    return _host(name).check_output("tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value kube-apiserver)/cmdline")
+
+
+def test_a_bad_control_plane_change_stops_at_the_first_host_while_the_others_serve():
+    """A converge that changes the apiserver's flags restarts one host at a time, gated on /readyz: a flag the
+    apiserver refuses stops the roll at the first host, the others keep serving on their old flags; the converge
+    without it brings the first host back and restarts the others one after the other (a timeline, not together)."""
+    others = [name for name in sorted(CONTROL_PLANE) if name != FIRST]
+    before = {name: _apiserver_times(name) for name in CONTROL_PLANE}
+    bad = json.dumps(
+        {"control_plane_apiserver_flags": {"kubesmith-broken-on-purpose": "true"}, "control_plane_ready_timeout": 20}
+    )
+    rc, output = run_playbook("kubernetes.yml", "--tags", "control_plane", "-e", bad, timeout=900)
+    assert rc != 0, output[-3000:]
+    assert _apiserver_times(FIRST) != before[FIRST], "the first host was not restarted"
+    for name in others:
+        assert _apiserver_times(name) == before[name], "%s restarted together with the first host" % name
+        assert "kubesmith-broken-on-purpose" not in _apiserver_cmdline(name)
+        ready = _host(name).run("curl -sS --max-time 5 %s https://127.0.0.1:6443/readyz" % CLIENT)
+        assert ready.stdout.strip() == "ok", (name, ready.stdout, ready.stderr)
+    through_vip = _host(others[0]).run("%s get --raw /readyz" % KUBECTL)
+    assert through_vip.stdout.strip() == "ok", through_vip.stderr
+
+    rc, output = run_playbook("kubernetes.yml", "--tags", "control_plane", timeout=900)
+    assert rc == 0, output[-3000:]
+    for name in CONTROL_PLANE:
+        assert "kubesmith-broken-on-purpose" not in _apiserver_cmdline(name), name
+    # their unit files had the bad flag written: each restarted, never two at once
+    after = {name: _apiserver_times(name) for name in others}
+    assert all(after[name] != before[name] for name in others), (before, after)
+    windows = sorted(after.values())
+    for (_, up), (down, _) in zip(windows, windows[1:]):
+        assert down > up, "two apiservers were down at the same time: %s" % windows
+
+
 def test_busybox_pod_runs_from_the_preloaded_image():
     host = _host(FIRST)
     host.run("%s delete pod ks-busybox --ignore-not-found --wait=true" % KUBECTL)
