@@ -28,7 +28,7 @@ PLAYBOOK_DIR = os.path.join(ROOT, "playbooks")
 # etcd.yml and kubernetes.yml: parts of site.yml (a job template may still run them with site.yml's inputs);
 # summary.yml: the read-only report every playbook ends with; scale.yml: the inventory says what to add (the job
 # template's limit narrows it) - neither has inputs (AWX refuses an empty survey).
-NO_SURVEY_NEEDED = {"artifacts", "etcd", "kubernetes", "scale", "summary"}  # artifacts: a listing, no input
+NO_SURVEY_NEEDED = {"artifacts", "etcd", "kubernetes", "scale", "summary", "validate"}  # listings, no input
 
 # AWX JobTemplateSurveySpec.ALLOWED_TYPES: question type -> Python type of its default
 AWX_TYPES = {
