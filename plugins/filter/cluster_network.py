@@ -8,6 +8,8 @@ Several filters live in this file; each is called as ``kubesmith.cluster.<name>`
   need no other collection.
 - ``node_address(host_vars)``: a host's node address (``node_ip``, else ``ansible_host`` when it is an IP, else
   ``ansible_facts.default_ipv4.address``), ``None`` while unknown.
+- ``unknown_variables(hostvars, hosts)``: warnings for inventory variables with a kubesmith prefix that no role,
+  playbook or survey of the collection declares (typos), naming the closest known names.
 - ``inventory_errors(groups, hostvars, settings)`` and ``host_errors(host, hostvars, settings)``: the preflight
   checks; a list of one-line messages, empty when everything is fine. Decisions live in
   ``plugins/module_utils/preflight.py``.
@@ -218,6 +220,48 @@ def host_errors(host, hostvars, settings=None):
         raise AnsibleFilterError("kubesmith.cluster.host_errors: unexpected input: %s" % to_native(exc)) from exc
 
 
+# Names the collection's playbooks set at run time (registered or set_fact), besides the declared variables.
+_RUNTIME_NAMES = ("etcd_snapshot_result", "restore_cluster_token", "scale_plan", "upgrade_plan")
+# Per-host variables documented in the README (read by the filters, declared by no role).
+_HOST_NAMES = ("node_ip", "node_name")
+_KNOWN = []
+
+
+def _known_variables():
+    """Every variable the collection declares: role defaults, argument specs (all entry points), survey questions."""
+    if _KNOWN:
+        return _KNOWN[0]
+    import glob
+    import json
+    import os
+
+    import yaml
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    names = set(_RUNTIME_NAMES + _HOST_NAMES)
+    for path in glob.glob(os.path.join(root, "roles", "*", "defaults", "main.yml")):
+        with open(path, encoding="utf-8") as handle:
+            names.update((yaml.safe_load(handle) or {}).keys())
+    for path in glob.glob(os.path.join(root, "roles", "*", "meta", "argument_specs.yml")):
+        with open(path, encoding="utf-8") as handle:
+            specs = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+        for entry in specs.values():
+            names.update((entry or {}).get("options") or {})
+    for path in glob.glob(os.path.join(root, "extensions", "awx", "surveys", "*.json")):
+        with open(path, encoding="utf-8") as handle:
+            names.update(question["variable"] for question in json.load(handle).get("spec") or [])
+    _KNOWN.append(frozenset(names))
+    return _KNOWN[0]
+
+
+def unknown_variables(hostvars, hosts):
+    """Warnings for the kubesmith-prefixed variables the given hosts carry that the collection does not declare."""
+    names = set()
+    for host in hosts or []:
+        names.update(str(name) for name in hostvars[host] or {})
+    return preflight.unknown_variables(names, _known_variables())
+
+
 class FilterModule:
     """kubesmith.cluster networking and preflight filters."""
 
@@ -233,4 +277,5 @@ class FilterModule:
             "node_address": node_address,
             "inventory_errors": inventory_errors,
             "host_errors": host_errors,
+            "unknown_variables": unknown_variables,
         }

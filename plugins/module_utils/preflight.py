@@ -554,3 +554,29 @@ def host_errors(entry, group_names, facts, settings=None):
         )
     )
     return errors
+
+
+# --------------------------------------------------------------------------- misspelt variables
+
+# Names with these prefixes belong to kubesmith: one that no role, playbook or survey declares is most likely a typo
+# (silently ignored by Ansible, so the default is used instead of what the inventory meant).
+VARIABLE_PREFIXES = (
+    "addons_", "backup_", "check_certs_", "cluster_", "containerd_", "control_plane_", "download_", "etcd_", "kube_",
+    "load_balancer_", "node_", "pki_", "preflight_", "remove_node_", "reset_", "restore_", "summary_", "upgrade_",
+    "worker_",
+)  # fmt: skip
+
+
+def unknown_variables(names, known):
+    """One warning per name with a kubesmith prefix that is not a known variable, with the closest known names."""
+    import difflib
+
+    known = set(known)
+    warnings = []
+    for name in sorted(set(names)):
+        if not name.startswith(VARIABLE_PREFIXES) or name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=2, cutoff=0.75)
+        hint = ": did you mean %s?" % " or ".join(close) if close else " (see the roles' meta/argument_specs.yml)"
+        warnings.append("%s is not a kubesmith variable, so it changes nothing%s" % (name, hint))
+    return warnings
