@@ -47,12 +47,16 @@ def run_playbook(playbook, *args, inventories=(), timeout=600):
 
 
 def recap(output, prefix="ks-"):
-    """host -> {ok, changed, failed} from the PLAY RECAP."""
+    """host -> {ok, changed, failed} from the PLAY RECAP. Strict: an output without a recap line for a host
+    (the playbook did not run, or the format changed) fails here, so that no assertion runs over an empty dict."""
     pattern = r"^(%s\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(prefix)
-    return {
+    stats = {
         m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5))}
         for m in re.finditer(pattern, output, re.M)
     }
+    if not stats:
+        raise AssertionError("no PLAY RECAP line for a %s* host in the output:\n%s" % (prefix, output[-2000:]))
+    return stats
 
 
 def report_figure(text):
