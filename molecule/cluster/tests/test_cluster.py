@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 from kscluster import deadline_poll as _deadline_poll  # noqa: E402  (shared scenario helpers, not a package)
 from kscluster import ssh_host  # noqa: E402
-from ksplay import recap, run_playbook  # noqa: E402
+from ksplay import recap, report_figure, run_playbook  # noqa: E402
 
 CONTROL_PLANE = {"ks-cl-1": "10.127.0.41", "ks-cl-2": "10.127.0.42", "ks-cl-3": "10.127.0.43"}
 WORKERS = {"ks-cl-4": "10.127.0.44"}
@@ -432,10 +432,12 @@ def test_with_one_control_plane_host_stopped_the_api_answers_and_schedules():
         ["podman", "network", "disconnect", NETWORK, holder], capture_output=True, text=True, check=False
     )
     assert cut.returncode == 0, cut.stderr
+    cut_at = time.monotonic()
     try:
         # admin.conf points at the VIP: the API answers once keepalived moved it and haproxy marked the host down.
         # Requests in flight while the apiservers' etcd clients drop their connections to the lost member can fail
-        # once ("transport is closing"); a client retries them, so does this test - it counts and prints them.
+        # once ("transport is closing"); a client retries them, so does this test - it counts them, and bounds both
+        # the outage and the failures after it.
         errors = []
 
         def call(command):
@@ -445,13 +447,21 @@ def test_with_one_control_plane_host_stopped_the_api_answers_and_schedules():
             return result
 
         assert _deadline_poll(lambda: call("get --raw /readyz").rc == 0, 60), errors
+        outage, during = time.monotonic() - cut_at, len(errors)
         call("delete pod ks-after-failover --ignore-not-found --wait=true")
         pod = BUSYBOX_POD.replace("ks-busybox", "ks-after-failover")
         assert _deadline_poll(lambda: call("apply -f - <<'EOF'\n%s\nEOF" % pod).rc == 0, 30), errors
         ready = "get pod ks-after-failover -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}'"
         running = _deadline_poll(lambda: call(ready).stdout.strip() == "True", 120)
-        print("failover: %d API requests failed and were retried: %s" % (len(errors), errors))
+        after = errors[during:]
+        report_figure(
+            "VIP failover: API back through the VIP %.1f s after the holder was cut (%d failed polls meanwhile), "
+            "then %d failed request(s)" % (outage, during, len(after))
+        )
         assert running, other.run("%s describe pod ks-after-failover" % KUBECTL).stdout + "\n".join(errors)
+        # keepalived moves the VIP within seconds and haproxy marks the host down after check_fall failed checks
+        assert outage <= 30, "the API was unreachable through the VIP for %.1f s" % outage
+        assert len(after) <= 5, "%d requests failed after the API came back: %s" % (len(after), after)
     finally:
         subprocess.run(
             ["podman", "network", "connect", "--ip", CONTROL_PLANE[holder], NETWORK, holder],
