@@ -309,4 +309,5 @@ def test_filters_are_registered():
         "node_address",
         "inventory_errors",
         "host_errors",
+        "unknown_variables",
     }
