@@ -3,6 +3,8 @@
 The collection lives at the repository root; ``.collections`` holds a symlink
 ``ansible_collections/kubesmith/cluster -> ../../..`` so that Python and
 Ansible resolve the FQCN to this working tree (no install step while developing).
+
+It also puts ``tests/`` on ``sys.path``: the helpers both tiers share are imported as ``support`` (tests/support).
 """
 
 import os
@@ -16,3 +18,6 @@ if not os.path.islink(_link):
     os.symlink("../../..", _link)
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+TESTS = os.path.dirname(os.path.abspath(__file__))
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)

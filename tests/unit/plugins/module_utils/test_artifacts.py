@@ -1,5 +1,6 @@
 """Tests of module_utils/artifacts.py with real tar archives built in tmp_path."""
 
+import gzip
 import hashlib
 import io
 import os
@@ -32,29 +33,42 @@ ETCD = [
 
 
 def make_tar(path, members, compression="gz"):
-    """Write a tar archive with exactly the given members (no implicit parents)."""
-    with tarfile.open(str(path), "w:" + compression if compression else "w") as tar:
-        for name, kind, payload, mode in members:
-            info = tarfile.TarInfo(name)
-            info.mode = mode
-            info.mtime = 1_600_000_000
-            data = None
-            if kind == "file":
-                info.type = tarfile.REGTYPE
-                info.size = len(payload)
-                data = io.BytesIO(payload)
-            elif kind == "dir":
-                info.type = tarfile.DIRTYPE
-            elif kind == "symlink":
-                info.type = tarfile.SYMTYPE
-                info.linkname = payload
-            elif kind == "hardlink":
-                info.type = tarfile.LNKTYPE
-                info.linkname = payload
-            elif kind == "fifo":
-                info.type = tarfile.FIFOTYPE
-            tar.addfile(info, data)
+    """Write a tar archive with exactly the given members (no implicit parents).
+
+    The same members give the same bytes, whenever written: a test that writes a source again (same version, same
+    members) means the same archive. gzip's header holds the time of writing unless it is given (xz and bzip2 hold
+    none), so .tar.gz is written with mtime 0: two writes one second apart would otherwise differ in sha256.
+    """
+    if compression == "gz":
+        with gzip.GzipFile(str(path), "wb", mtime=0) as stream, tarfile.open(fileobj=stream, mode="w") as tar:
+            _add_members(tar, members)
+    else:
+        with tarfile.open(str(path), "w:" + compression if compression else "w") as tar:
+            _add_members(tar, members)
     return str(path)
+
+
+def _add_members(tar, members):
+    for name, kind, payload, mode in members:
+        info = tarfile.TarInfo(name)
+        info.mode = mode
+        info.mtime = 1_600_000_000
+        data = None
+        if kind == "file":
+            info.type = tarfile.REGTYPE
+            info.size = len(payload)
+            data = io.BytesIO(payload)
+        elif kind == "dir":
+            info.type = tarfile.DIRTYPE
+        elif kind == "symlink":
+            info.type = tarfile.SYMTYPE
+            info.linkname = payload
+        elif kind == "hardlink":
+            info.type = tarfile.LNKTYPE
+            info.linkname = payload
+        elif kind == "fifo":
+            info.type = tarfile.FIFOTYPE
+        tar.addfile(info, data)
 
 
 def sha(path):

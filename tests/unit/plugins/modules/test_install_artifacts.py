@@ -1,22 +1,17 @@
-"""Tests of the install_artifacts module through AnsibleModule (patch_module_args) and ansible-playbook."""
+"""Tests of the install_artifacts module through AnsibleModule (patch_module_args) and its module file in its own
+interpreter. The run through ansible-playbook is in tests/integration/test_install_artifacts_playbook.py."""
 
 import hashlib
-import io
 import json
 import os
 import re
-import subprocess
-import sys
-import tarfile
-import textwrap
 
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.kubesmith.cluster.plugins.modules import install_artifacts
-from conftest import run_module_file
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+from support.artifacts import etcd_archive, module_args
+from support.modules import run_module_file
 
 
 def run_module(capsys, args, check_mode=False, diff=False):
@@ -29,27 +24,7 @@ def run_module(capsys, args, check_mode=False, diff=False):
 
 @pytest.fixture
 def archive(tmp_path):
-    src = tmp_path / "downloads" / "etcd-v3.5.9-linux-amd64.tar.gz"
-    src.parent.mkdir()
-    with tarfile.open(str(src), "w:gz") as tar:
-        for name, payload in (("etcd-v3.5.9-linux-amd64/etcd", b"etcd"), ("etcd-v3.5.9-linux-amd64/etcdctl", b"ctl")):
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            info.mode = 0o755
-            tar.addfile(info, io.BytesIO(payload))
-    return str(src)
-
-
-def module_args(tmp_path, src, **extra):
-    artifact = {
-        "name": "etcd",
-        "version": "3.5.9",
-        "src": src,
-        "strip_components": 1,
-        "links": {str(tmp_path / "bin" / "etcd"): "etcd", str(tmp_path / "bin" / "etcdctl"): "etcdctl"},
-    }
-    artifact.update(extra)
-    return {"root": str(tmp_path / "opt"), "artifacts": [artifact]}
+    return etcd_archive(tmp_path)
 
 
 def test_install_then_idempotent(capsys, tmp_path, archive):
@@ -154,40 +129,3 @@ def test_documentation_matches_argument_spec():
     returned = yaml.safe_load(install_artifacts.RETURN)
     assert set(returned["artifacts"]["contains"]) == {
         "name", "version", "path", "sha256", "extracted", "reason", "links", "links_changed", "backups", "pruned"}
-
-
-@pytest.mark.integration
-def test_runs_through_ansible_playbook(tmp_path, archive):
-    """The real path: AnsiballZ packaging of module_utils, argument parsing, check mode, idempotence."""
-    playbook = tmp_path / "play.yml"
-    args = module_args(tmp_path, archive)
-    playbook.write_text(textwrap.dedent("""\
-        - hosts: localhost
-          gather_facts: false
-          tasks:
-            - name: Artifacts | check mode first
-              kubesmith.cluster.install_artifacts: %(args)s
-              check_mode: true
-              register: planned
-            - name: Artifacts | install
-              kubesmith.cluster.install_artifacts: %(args)s
-              register: first
-            - name: Artifacts | install again
-              kubesmith.cluster.install_artifacts: %(args)s
-              register: second
-            - name: Artifacts | assert
-              ansible.builtin.assert:
-                that:
-                  - planned is changed
-                  - first is changed
-                  - second is not changed
-                  - planned.artifacts == first.artifacts
-        """) % {"args": json.dumps(args)})
-    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(
-        [ansible_playbook, "-i", "localhost,", "-c", "local", str(playbook)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert os.readlink(str(tmp_path / "bin" / "etcdctl")) == str(tmp_path / "opt" / "etcd" / "3.5.9" / "etcdctl")

@@ -7,7 +7,7 @@ import threading
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from conftest import REPO, JsonServer, run_module_file
+from support.modules import REPO, JsonServer, run_module_file
 
 MODULE = os.path.join(REPO, "plugins", "modules", "kube_drain.py")
 

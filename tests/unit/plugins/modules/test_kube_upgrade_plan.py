@@ -1,111 +1,12 @@
 """kube_upgrade_plan run as Ansible runs it (its own interpreter, JSON arguments) against fake apiservers and fake
-etcd members over HTTP (one server each, a closed port for one that is down), and once against a real TLS etcd."""
-
-import base64
-import os
-import socket
+etcd members over HTTP (one server each, a closed port for one that is down; the bench: tests/support/upgrade_plan.py).
+The run against a real TLS etcd is in tests/integration/test_kube_upgrade_plan_etcd.py."""
 
 import pytest
 import yaml
 from ansible_collections.kubesmith.cluster.plugins.modules import kube_upgrade_plan
-from conftest import REPO, JsonServer, run_module_file
-
-MODULE = os.path.join(REPO, "plugins", "modules", "kube_upgrade_plan.py")
-CPS = ["cp1", "cp2", "cp3"]
-EVERYTHING = dict.fromkeys(("etcd", "apiserver", "node", "containerd", "drain"), True)
-NOTHING = dict.fromkeys(("etcd", "apiserver", "node", "containerd", "drain"), False)
-
-
-def node(name, kubelet="v1.20.2", runtime="containerd://1.6.20~ds1", ready="True"):
-    return {
-        "metadata": {"name": name},
-        "status": {
-            "nodeInfo": {"kubeletVersion": kubelet, "containerRuntimeVersion": runtime},
-            "conditions": [{"type": "Ready", "status": ready, "reason": "KubeletReady" if ready == "True" else "X"}],
-        },
-    }
-
-
-class Server(object):
-    """One fake endpoint; ``routes[(method, path)]`` -> (status, JSON answer); ``hits`` counts requests."""
-
-    def __init__(self, routes):
-        self.routes = routes
-        self.hits = []
-        self.server = JsonServer(self._answer)
-        self.url = self.server.url
-
-    def _answer(self, method, path, raw):
-        self.hits.append((method, path))
-        return self.routes.get((method, path), (404, {"message": "no route"}))
-
-    def close(self):
-        self.server.close()
-
-
-def closed_port_url():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return "http://127.0.0.1:%d" % port
-
-
-class Lab(object):
-    """Three apiservers, the API endpoint (Node list), three etcd members; set versions, then ``run``."""
-
-    def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
-        self.servers = []
-        self.endpoint = self.server({})
-        self.nodes = [node(h) for h in CPS + ["w1"]]
-        self.apiservers = {h: self.server({("GET", "/version"): (200, {"gitVersion": "v1.20.2"})}) for h in CPS}
-        self.etcd = {h: self.etcd_member("3.4.23") for h in CPS}
-        self.kubeconfig = tmp_path / "admin.conf"
-        dummy = base64.b64encode(b"not used over plain HTTP").decode()
-        self.kubeconfig.write_text(
-            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: %s\n  name: kubesmith\n"
-            "users:\n- name: admin\n  user:\n    client-certificate-data: %s\n    client-key-data: %s\n"
-            % (self.endpoint.url, dummy, dummy)
-        )
-
-    def server(self, routes):
-        srv = Server(routes)
-        self.servers.append(srv)
-        return srv
-
-    def etcd_member(self, version, healthy=True):
-        return self.server(
-            {
-                ("POST", "/v3/maintenance/status"): (200, {"header": {"member_id": "1"}, "version": version}),
-                ("GET", "/health"): (200, {"health": "true"}) if healthy else (503, {"health": "false"}),
-            }
-        )
-
-    def args(self, **extra):
-        self.endpoint.routes[("GET", "/api/v1/nodes")] = (200, {"kind": "NodeList", "items": self.nodes})
-        args = {
-            "kubeconfig": str(self.kubeconfig),
-            "apiservers": {h: s if isinstance(s, str) else s.url for h, s in self.apiservers.items()},
-            "nodes": {h: h for h in CPS + ["w1"]},
-            "etcd_members": {h: s if isinstance(s, str) else s.url for h, s in self.etcd.items()},
-            "etcd_hosts": CPS,
-            "control_plane_hosts": CPS,
-            "worker_hosts": ["w1"],
-            "kube_version": "1.20.2+kubesmith.1",
-            "etcd_version": "3.5.16",
-            "containerd_version": "1.7.24",
-            "request_timeout": 5,
-        }
-        args.update(extra)
-        return {k: v for k, v in args.items() if v is not None}
-
-    def run(self, check_mode=False, **extra):
-        return run_module_file(MODULE, self.tmp_path, self.args(**extra), check_mode=check_mode)
-
-    def close(self):
-        for srv in self.servers:
-            srv.close()
+from support.modules import run_module_file
+from support.upgrade_plan import CPS, EVERYTHING, MODULE, NOTHING, Lab, closed_port_url, node
 
 
 @pytest.fixture
@@ -252,35 +153,6 @@ def test_required_options(lab):
     del args["etcd_members"]
     rc, result = run_module_file(MODULE, lab.tmp_path, args)
     assert rc != 0 and "missing required arguments: etcd_members" in result["msg"], result
-
-
-def test_real_etcd_over_tls(lab, etcd_lab):
-    (member,) = etcd_lab.cluster("e1")
-    pki = etcd_lab.pki
-    rc, result = lab.run(
-        etcd_members={"e1": member.client_url},
-        etcd_hosts=["e1"],
-        etcd_version=None,
-        etcd_ca_cert=str(pki.ca),
-        etcd_client_cert=str(pki.client_cert),
-        etcd_client_key=str(pki.client_key),
-    )
-    version = etcd_lab.binaries["version"]
-    assert rc == 0 and result["current"]["etcd"] == {"e1": version}, result
-    assert result["hosts"]["e1"] == NOTHING and "etcd" not in result["summary"].split(";")[0]
-
-    rc, result = lab.run(etcd_members={"e1": member.client_url}, etcd_hosts=["e1"], etcd_ca_cert=str(pki.ca))
-    assert rc != 0 and result["msg"].startswith("etcd must be healthy on every member"), result  # no client cert
-
-    member.stop()
-    rc, result = lab.run(
-        etcd_members={"e1": member.client_url},
-        etcd_hosts=["e1"],
-        etcd_ca_cert=str(pki.ca),
-        etcd_client_cert=str(pki.client_cert),
-        etcd_client_key=str(pki.client_key),
-    )
-    assert rc != 0 and "e1: %s: connection refused" % member.client_url in result["msg"], result
 
 
 def test_documentation_matches_argument_spec_and_result():

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 from ansible_collections.kubesmith.cluster.plugins.modules import pki_files as M
-from conftest import run_module_file
+from support.modules import run_module_file
 
 ME = pwd.getpwuid(os.geteuid()).pw_name
 MY_GROUP = __import__("grp").getgrgid(os.getegid()).gr_name

@@ -17,8 +17,8 @@ import tarfile
 import textwrap
 
 import pytest
+from support.modules import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 HOSTS = ("h1", "h2")
 
 
