@@ -184,100 +184,6 @@ def test_secret_is_encrypted_in_etcd():
     host.run("%s delete secret ks-encrypted" % KUBECTL)
 
 
-ENCRYPTION_CONFIG = "/etc/kubernetes/encryption-config.yaml"
-BROKEN_FLAG = "kubesmith-broken-on-purpose"
-
-
-def _sha256(name, path):
-    return _host(name).check_output("sha256sum %s" % path).split()[0]
-
-
-def _apiserver_times(name):
-    """(stop began, running again) of kube-apiserver, in the kernel's monotonic microseconds (shared by the hosts)."""
-    out = _host(name).check_output(
-        "systemctl show kube-apiserver -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic"
-    )
-    values = dict(line.split("=", 1) for line in out.splitlines())
-    return int(values["ActiveExitTimestampMonotonic"]), int(values["ActiveEnterTimestampMonotonic"])
-
-
-def _apiserver_cmdline(name):
-    return _host(name).check_output("tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value kube-apiserver)/cmdline")
-
-
-def _read_secret(name, secret):
-    """The Secret's value read through the apiserver on host ``name`` itself, not the one behind the VIP."""
-    word = _host(name).check_output(
-        "%s --server https://%s:6443 get secret %s -o jsonpath={.data.word}" % (KUBECTL, CONTROL_PLANE[name], secret)
-    )
-    return base64.b64decode(word)
-
-
-def test_safety_1_a_bad_control_plane_change_stops_at_the_first_host_while_the_others_serve():
-    """A converge that changes the apiserver's flags restarts one running host at a time, gated on /readyz: a flag
-    the apiserver refuses stops the roll at the first host; the others are not restarted and keep serving."""
-    first = _host(FIRST)
-    first.run("%s delete secret ks-kept --ignore-not-found" % KUBECTL)
-    assert first.run("%s create secret generic ks-kept --from-literal=word=kept-canary" % KUBECTL).rc == 0
-    before = {name: _apiserver_times(name) for name in CONTROL_PLANE}
-    bad = json.dumps({"control_plane_apiserver_flags": {BROKEN_FLAG: "true"}, "control_plane_ready_timeout": 20})
-    rc, output = run_playbook("kubernetes.yml", "--tags", "control_plane", "-e", bad, timeout=900)
-    assert rc != 0, output[-3000:]
-    assert _apiserver_times(FIRST) != before[FIRST], "the first host was not restarted"
-    for name in sorted(CONTROL_PLANE):
-        if name == FIRST:
-            continue
-        assert _apiserver_times(name) == before[name], "%s restarted together with the first host" % name
-        assert BROKEN_FLAG not in _apiserver_cmdline(name)
-        ready = _host(name).run("curl -sS --max-time 5 %s https://127.0.0.1:6443/readyz" % CLIENT)
-        assert ready.stdout.strip() == "ok", (name, ready.stdout, ready.stderr)
-    through_vip = first.run("%s get --raw /readyz" % KUBECTL)
-    assert through_vip.stdout.strip() == "ok", through_vip.stderr
-
-
-def test_safety_2_site_restores_a_lost_encryption_config_from_a_peer_and_rolls_the_others():
-    """The first control-plane host has also lost its encryption config (rebuilt, replaced). A plain site.yml - the
-    bad flag gone - gives it its peers' keys (it used to get a new random key, written to every host: every Secret
-    unreadable), brings it back, and restarts the other apiservers (their unit files had the bad flag written) one
-    after the other: no overlap in their stop/start timeline. Every apiserver reads the Secret written before."""
-    others = [name for name in sorted(CONTROL_PLANE) if name != FIRST]
-    before = {name: _apiserver_times(name) for name in others}
-    in_use = _sha256(others[0], ENCRYPTION_CONFIG)
-    assert _host(FIRST).run("mv %s /root/encryption-config.yaml.moved" % ENCRYPTION_CONFIG).rc == 0
-    rc, output = run_playbook("site.yml", timeout=1200)
-    assert rc == 0, output[-3000:]
-    assert "keys from %s, restored on %s" % (others[0], FIRST) in " ".join(output.split()), output[-3000:]
-    assert {name: _sha256(name, ENCRYPTION_CONFIG) for name in CONTROL_PLANE} == dict.fromkeys(CONTROL_PLANE, in_use)
-    for name in CONTROL_PLANE:
-        assert BROKEN_FLAG not in _apiserver_cmdline(name), name
-        assert _read_secret(name, "ks-kept") == b"kept-canary", name
-    after = {name: _apiserver_times(name) for name in others}
-    assert all(after[name] != before[name] for name in others), (before, after)
-    windows = sorted(after.values())
-    for (_, up), (down, _) in zip(windows, windows[1:]):
-        assert down > up, "two apiservers were down at the same time: %s" % windows
-    _host(FIRST).run("rm -f /root/encryption-config.yaml.moved")
-
-
-def test_safety_3_encryption_config_lost_everywhere_is_refused_while_etcd_holds_secrets():
-    """No control-plane host has the file, etcd holds Secrets: the run stops before any change instead of making a
-    new key that would leave every Secret unreadable."""
-    try:
-        for name in CONTROL_PLANE:
-            assert _host(name).run("mv %s /root/encryption-config.yaml.moved" % ENCRYPTION_CONFIG).rc == 0
-        rc, output = run_playbook("kubernetes.yml", "--tags", "control_plane", timeout=900)
-        assert rc != 0, output[-3000:]
-        flat = " ".join(output.split())  # the callback wraps long messages
-        assert "but etcd holds" in flat and "Nothing was changed" in flat, output[-3000:]
-        stats = recap(output)
-        assert sorted(stats) == sorted(NODES) and all(s["changed"] == 0 for s in stats.values()), stats
-    finally:
-        for name in CONTROL_PLANE:
-            _host(name).run("mv /root/encryption-config.yaml.moved %s" % ENCRYPTION_CONFIG)
-    assert _read_secret(FIRST, "ks-kept") == b"kept-canary"
-    _host(FIRST).run("%s delete secret ks-kept" % KUBECTL)
-
-
 def test_busybox_pod_runs_from_the_preloaded_image():
     host = _host(FIRST)
     host.run("%s delete pod ks-busybox --ignore-not-found --wait=true" % KUBECTL)
@@ -473,3 +379,99 @@ def test_with_one_control_plane_host_stopped_the_api_answers_and_schedules():
         # the lab network is internal: the default route the prepare step added went with the old interface
         # (without it the host's own ClusterIP connections fail "network unreachable")
         _deadline_poll(lambda: _host(holder).run("ip route replace default via %s" % GATEWAY).rc == 0, 60)
+
+
+# Last in this file: these steps restart apiservers and take one down on purpose; the checks above run first on the
+# undisturbed cluster (test_day2.py follows on the same cluster).
+ENCRYPTION_CONFIG = "/etc/kubernetes/encryption-config.yaml"
+BROKEN_FLAG = "kubesmith-broken-on-purpose"
+
+
+def _sha256(name, path):
+    return _host(name).check_output("sha256sum %s" % path).split()[0]
+
+
+def _apiserver_times(name):
+    """(stop began, running again) of kube-apiserver, in the kernel's monotonic microseconds (shared by the hosts)."""
+    out = _host(name).check_output(
+        "systemctl show kube-apiserver -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic"
+    )
+    values = dict(line.split("=", 1) for line in out.splitlines())
+    return int(values["ActiveExitTimestampMonotonic"]), int(values["ActiveEnterTimestampMonotonic"])
+
+
+def _apiserver_cmdline(name):
+    return _host(name).check_output("tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value kube-apiserver)/cmdline")
+
+
+def _read_secret(name, secret):
+    """The Secret's value read through the apiserver on host ``name`` itself, not the one behind the VIP."""
+    word = _host(name).check_output(
+        "%s --server https://%s:6443 get secret %s -o jsonpath={.data.word}" % (KUBECTL, CONTROL_PLANE[name], secret)
+    )
+    return base64.b64decode(word)
+
+
+def test_safety_1_a_bad_control_plane_change_stops_at_the_first_host_while_the_others_serve():
+    """A converge that changes the apiserver's flags restarts one running host at a time, gated on /readyz: a flag
+    the apiserver refuses stops the roll at the first host; the others are not restarted and keep serving."""
+    first = _host(FIRST)
+    first.run("%s delete secret ks-kept --ignore-not-found" % KUBECTL)
+    assert first.run("%s create secret generic ks-kept --from-literal=word=kept-canary" % KUBECTL).rc == 0
+    before = {name: _apiserver_times(name) for name in CONTROL_PLANE}
+    bad = json.dumps({"control_plane_apiserver_flags": {BROKEN_FLAG: "true"}, "control_plane_ready_timeout": 20})
+    rc, output = run_playbook("kubernetes.yml", "--tags", "control_plane", "-e", bad, timeout=900)
+    assert rc != 0, output[-3000:]
+    assert _apiserver_times(FIRST) != before[FIRST], "the first host was not restarted"
+    for name in sorted(CONTROL_PLANE):
+        if name == FIRST:
+            continue
+        assert _apiserver_times(name) == before[name], "%s restarted together with the first host" % name
+        assert BROKEN_FLAG not in _apiserver_cmdline(name)
+        ready = _host(name).run("curl -sS --max-time 5 %s https://127.0.0.1:6443/readyz" % CLIENT)
+        assert ready.stdout.strip() == "ok", (name, ready.stdout, ready.stderr)
+    through_vip = first.run("%s get --raw /readyz" % KUBECTL)
+    assert through_vip.stdout.strip() == "ok", through_vip.stderr
+
+
+def test_safety_2_site_restores_a_lost_encryption_config_from_a_peer_and_rolls_the_others():
+    """The first control-plane host has also lost its encryption config (rebuilt, replaced). A plain site.yml - the
+    bad flag gone - gives it its peers' keys (it used to get a new random key, written to every host: every Secret
+    unreadable), brings it back, and restarts the other apiservers (their unit files had the bad flag written) one
+    after the other: no overlap in their stop/start timeline. Every apiserver reads the Secret written before."""
+    others = [name for name in sorted(CONTROL_PLANE) if name != FIRST]
+    before = {name: _apiserver_times(name) for name in others}
+    in_use = _sha256(others[0], ENCRYPTION_CONFIG)
+    assert _host(FIRST).run("mv %s /root/encryption-config.yaml.moved" % ENCRYPTION_CONFIG).rc == 0
+    rc, output = run_playbook("site.yml", timeout=1200)
+    assert rc == 0, output[-3000:]
+    assert "keys from %s, restored on %s" % (others[0], FIRST) in " ".join(output.split()), output[-3000:]
+    assert {name: _sha256(name, ENCRYPTION_CONFIG) for name in CONTROL_PLANE} == dict.fromkeys(CONTROL_PLANE, in_use)
+    for name in CONTROL_PLANE:
+        assert BROKEN_FLAG not in _apiserver_cmdline(name), name
+        assert _read_secret(name, "ks-kept") == b"kept-canary", name
+    after = {name: _apiserver_times(name) for name in others}
+    assert all(after[name] != before[name] for name in others), (before, after)
+    windows = sorted(after.values())
+    for (_, up), (down, _) in zip(windows, windows[1:]):
+        assert down > up, "two apiservers were down at the same time: %s" % windows
+    _host(FIRST).run("rm -f /root/encryption-config.yaml.moved")
+
+
+def test_safety_3_encryption_config_lost_everywhere_is_refused_while_etcd_holds_secrets():
+    """No control-plane host has the file, etcd holds Secrets: the run stops before any change instead of making a
+    new key that would leave every Secret unreadable."""
+    try:
+        for name in CONTROL_PLANE:
+            assert _host(name).run("mv %s /root/encryption-config.yaml.moved" % ENCRYPTION_CONFIG).rc == 0
+        rc, output = run_playbook("kubernetes.yml", "--tags", "control_plane", timeout=900)
+        assert rc != 0, output[-3000:]
+        flat = " ".join(output.split())  # the callback wraps long messages
+        assert "but etcd holds" in flat and "Nothing was changed" in flat, output[-3000:]
+        stats = recap(output)
+        assert sorted(stats) == sorted(NODES) and all(s["changed"] == 0 for s in stats.values()), stats
+    finally:
+        for name in CONTROL_PLANE:
+            _host(name).run("mv /root/encryption-config.yaml.moved %s" % ENCRYPTION_CONFIG)
+    assert _read_secret(FIRST, "ks-kept") == b"kept-canary"
+    _host(FIRST).run("%s delete secret ks-kept" % KUBECTL)
