@@ -209,7 +209,7 @@ class EtcdNode:
                 raise AssertionError("etcd %s exited (rc=%s):\n%s" % (self.name, self.proc.returncode, self.log_tail()))
             if self.health():
                 return self
-            time.sleep(0.05)
+            time.sleep(0.05)  # poll interval of the readiness check (bounded by its deadline)
         raise AssertionError("etcd %s not healthy after %.0fs:\n%s" % (self.name, timeout, self.log_tail()))
 
     def wait_listening(self, timeout=START_TIMEOUT):
@@ -222,7 +222,7 @@ class EtcdNode:
                 socket.create_connection(("127.0.0.1", self.client_port), timeout=0.2).close()
                 return self
             except OSError:
-                time.sleep(0.05)
+                time.sleep(0.05)  # poll interval of the readiness check (bounded by its deadline)
         raise AssertionError("etcd %s does not listen after %.0fs:\n%s" % (self.name, timeout, self.log_tail()))
 
     def stop(self):

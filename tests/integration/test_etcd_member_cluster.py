@@ -24,7 +24,7 @@ def by_name(result):
 def wait_exit(node, timeout=15):
     deadline = time.monotonic() + timeout
     while node.running and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.05)  # poll interval, bounded by the deadline above
     return not node.running
 
 
