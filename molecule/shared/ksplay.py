@@ -1,7 +1,8 @@
 """Run the collection's playbooks from scenario tests, against the scenario's own hosts.
 
-Molecule sets MOLECULE_INVENTORY_FILE for the verifier; extra inventory files add hosts
-to groups (inventory sources are merged), which is how a test grows a cluster.
+The inventory: KS_INVENTORY when set (tools/test lab sets it to the lab's .lab/hosts.yml), else the directory of
+MOLECULE_INVENTORY_FILE, which Molecule sets for the verifier. Extra inventory files add hosts to groups (inventory
+sources are merged), which is how a test grows a cluster.
 """
 
 import os
@@ -19,16 +20,24 @@ class PlaybookTimeout(AssertionError):
     pass
 
 
+def inventory_source():
+    """The inventory the tests run playbooks against: KS_INVENTORY, else Molecule's inventory directory."""
+    if os.environ.get("KS_INVENTORY"):
+        return os.environ["KS_INVENTORY"]
+    if os.environ.get("MOLECULE_INVENTORY_FILE"):
+        return os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    raise RuntimeError("run through molecule (verify) or tools/test lab: neither KS_INVENTORY nor "
+                       "MOLECULE_INVENTORY_FILE is set")
+
+
 def run_playbook(playbook, *args, inventories=(), timeout=600):
     """ansible-playbook ROOT/playbooks/<playbook> -> (return code, output). Output is printed for pytest."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        raise RuntimeError("run through molecule (verify), which sets MOLECULE_INVENTORY_FILE")
+    inventory = inventory_source()
     env = dict(os.environ)
     env.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "ansible.cfg"))
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".collections"))
     env.update(ANSIBLE_FORCE_COLOR="False", ANSIBLE_NOCOLOR="True")
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.dirname(inventory)]
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory]
     for extra in inventories:
         command += ["-i", extra]
     command += [os.path.join(ROOT, "playbooks", playbook), *args]
@@ -64,5 +73,5 @@ def report_figure(text):
     path = os.path.join(os.environ.get("KS_CACHE", "/var/cache/kubesmith"), "run", "figures.txt")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write("%s: %s\n" % (os.environ.get("MOLECULE_SCENARIO_NAME", "?"), text))
+        handle.write("%s: %s\n" % (os.environ.get("MOLECULE_SCENARIO_NAME", "lab"), text))
     print(text)

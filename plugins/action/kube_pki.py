@@ -224,7 +224,16 @@ class ActionModule(ActionBase):
     # -- remote boundary: one pki_files call to read, one to write ---------------------------------------------
 
     def _pki_files(self, task_vars, what, **module_args):
-        res = self._execute_module(module_name=PKI_FILES, module_args=module_args, task_vars=task_vars)
+        # What pki_files reads and writes holds private keys. The connection prints a module's raw output at
+        # -vvv unless the play context says no_log (the task's own no_log would also hide our refusals): set it
+        # for this call only.
+        context = self._connection._play_context
+        no_log = context.no_log
+        context.no_log = True
+        try:
+            res = self._execute_module(module_name=PKI_FILES, module_args=module_args, task_vars=task_vars)
+        finally:
+            context.no_log = no_log
         if res.get("failed") or res.get("unreachable"):
             raise PkiError("%s: %s" % (what, res.get("msg") or res))
         return res

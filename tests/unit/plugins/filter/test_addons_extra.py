@@ -97,8 +97,12 @@ def test_helm_args_and_chart_dest():
 
 def test_the_helm_task_passes_every_argument_of_the_filter_and_nothing_else():
     tasks = _yaml("tasks", "extra_helm.yml")
-    task = next(t for t in tasks if "kubernetes.core.helm" in t)
+    block = next(t for t in tasks if "block" in t)
+    task = next(t for t in block["block"] if "kubernetes.core.helm" in t)
     module_args = task["kubernetes.core.helm"]
+    # its values may hold Secrets: logged only when asked, and a failure reported without them
+    assert task["no_log"] == "{{ not addons_unsafe_show_logs }}"
+    assert "ansible_failed_result" in block["rescue"][0]["ansible.builtin.fail"]["msg"]
     item = {"name": "h", "type": "helm", "state": "present", "chart": "/c/h-1.tgz"}
     expected = addons.addon_helm_args(item, "k", "b", "s")
     assert set(module_args) == set(expected)
@@ -131,7 +135,7 @@ def test_every_new_variable_is_in_the_argument_specs_and_the_readme():
     with open(os.path.join(ROLE, "README.md")) as handle:
         readme = handle.read()
     for name in ("addons_extra", "addons_extra_delete_timeout", "addons_helm_version", "addons_helm_arch",
-                 "addons_helm_sha256"):
+                 "addons_helm_sha256", "addons_unsafe_show_logs"):
         assert name in defaults
         assert name in specs["main"]["options"] and name in specs["extra"]["options"]
         assert name in readme, name

@@ -1,6 +1,6 @@
 """The playbooks as AWX / Automation Controller runs them: through ansible_runner.run() with a private data
 directory laid out like an AWX job's (inventory/, env/extravars, env/envvars, env/ssh_key, project/), each job on
-a throwaway controller directory (own HOME, own download cache) - against the cluster this scenario built.
+a throwaway controller directory (own HOME, own download cache) - against the lab `tools/lab up` built.
 
 Two jobs from two fresh directories: both successful, no failed event, zero changed, and the cluster is the same
 one (CA and node identity unchanged): the controller keeps no state a later job would need.
@@ -15,12 +15,13 @@ import tempfile
 
 import ansible_runner
 import pytest
+from support.lab import first_host, inventory
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "molecule", "shared"))
 from kscluster import KUBECTL, ssh_host  # noqa: E402  (shared scenario helpers, not a package)
 from ksplay import ROOT  # noqa: E402
 
-ADDRESS = "10.127.0.51"
+NAME, ADDRESS = first_host()
 FAILED_EVENTS = ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed")
 
 
@@ -35,9 +36,9 @@ def jobs_dir():
 def _job(jobs_dir, name, playbook, extravars=None):
     """One AWX-like job: a new private data directory, a new HOME, a new download cache."""
     data = jobs_dir / name
-    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-    shutil.copytree(inventory, data / "inventory")
-    (data / "env").mkdir(parents=True)
+    (data / "inventory").mkdir(parents=True)
+    shutil.copyfile(inventory(), data / "inventory" / "hosts.yml")
+    (data / "env").mkdir()
     home = data / "home"
     home.mkdir()
     extra = {"download_controller_cache": str(data / "downloads")}
@@ -70,7 +71,7 @@ def _job(jobs_dir, name, playbook, extravars=None):
 def _identity():
     host = ssh_host(ADDRESS)
     ca = host.check_output("openssl x509 -noout -fingerprint -sha256 -in /etc/kubernetes/pki/ca.crt")
-    uid = host.check_output("%s get node ks-single-1 -o jsonpath={.metadata.uid}" % KUBECTL)
+    uid = host.check_output("%s get node %s -o jsonpath={.metadata.uid}" % (KUBECTL, NAME))
     return ca, uid
 
 

@@ -1,13 +1,14 @@
-"""Scenario `single`: add-ons from the inventory through playbooks/addons.yml (issue 10, point 6).
+"""The lab (tools/test lab): add-ons from the inventory through playbooks/addons.yml.
 
-A kustomize add-on (molecule/single/addons/demo: a Namespace, a ConfigMap, a Service, a ServiceAccount) and a
-manifests add-on (molecule/single/addons/plain: a ConfigMap without namespace) are copied to a tmp directory and
+A kustomize add-on (tests/lab/addons/demo: a Namespace, a ConfigMap, a Service, a ServiceAccount) and a
+manifests add-on (tests/lab/addons/plain: a ConfigMap without namespace) are copied to a tmp directory and
 changed step by step: applied (by field manager kubesmith, recorded), second run 0 changed, a changed value
 (check mode first: reported, not applied), an object dropped from the kustomization (check mode first; then pruned,
 the others and an object made by hand untouched), second run 0 changed, then state absent (everything and the
-records gone). The tests run in file order and build on each other, like test_single.py.
+records gone). The tests run in file order and build on each other.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -15,13 +16,14 @@ import sys
 
 import pytest
 import yaml
+from support.lab import first_host
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "molecule", "shared"))
 from kscluster import KUBECTL, deadline_poll, ssh_host  # noqa: E402  (shared scenario helpers, not a package)
 from ksplay import recap, run_playbook  # noqa: E402
 
-ADDRESS = "10.127.0.51"
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "addons")
+NAME, ADDRESS = first_host()
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "addons")
 NAMESPACE = "ks-addon-demo"
 
 
@@ -50,7 +52,7 @@ def _vars(work, state="present"):
 def _run(work, *args, state="present"):
     rc, output = run_playbook("addons.yml", "-e", _vars(work, state), *args, timeout=600)
     assert rc == 0, output
-    return recap(output)["ks-single-1"]["changed"], output
+    return recap(output)[NAME]["changed"], output
 
 
 def _get(kind, name, namespace=NAMESPACE):
@@ -70,9 +72,17 @@ def _applied_by_kubesmith(obj):
     )
 
 
-def test_applied_server_side_and_recorded(work):
-    changed, _ = _run(work)
+SECRET = "ks-addon-secret-b7d1e9"  # noqa: S105  (a test value: tests/lab/addons/demo/secret.yaml)
+
+
+def test_applied_server_side_and_recorded_without_printing_the_secret(work):
+    changed, output = _run(work, "-vvv", "--diff")
     assert changed > 0
+    assert "demo-secret" in output  # the add-on's objects are named in the output, their values are not
+    for value in (SECRET, base64.b64encode(SECRET.encode()).decode()):
+        assert value not in output, "the add-on Secret's value is printed"
+    secret = _get("secret", "demo-secret")
+    assert secret is not None and base64.b64decode(secret["data"]["password"]).decode() == SECRET
     for kind, name in (
         ("namespace", NAMESPACE),
         ("configmap", "demo-settings"),
@@ -91,6 +101,7 @@ def test_applied_server_side_and_recorded(work):
         ("ConfigMap", NAMESPACE, "demo-settings"),
         ("Service", NAMESPACE, "demo-web"),
         ("ServiceAccount", NAMESPACE, "demo-sa"),
+        ("Secret", NAMESPACE, "demo-secret"),
     }
     assert [(r["kind"], r["namespace"]) for r in _record("plain")] == [("ConfigMap", "default")]
 
@@ -125,7 +136,7 @@ def test_an_object_dropped_from_the_kustomization_is_pruned_others_untouched(wor
     changed, _ = _run(work, "--check")
     assert changed > 0
     assert _get("serviceaccount", "demo-sa") is not None  # check mode: reported, not deleted
-    assert len(_record("demo")) == 4
+    assert len(_record("demo")) == 5
 
     changed, _ = _run(work)
     assert changed > 0

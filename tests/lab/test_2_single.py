@@ -1,0 +1,71 @@
+"""The lab of `tools/lab up` (one host): etcd, control plane and workload node on it, a pod served through its
+Service. Run by `tools/test lab` after tests/lab/test_1_lab.py; the files of tests/lab run in their order."""
+
+import json
+import os
+import sys
+
+from support.lab import first_host
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "molecule", "shared"))
+from kscluster import KUBECTL, deadline_poll, ssh_host  # noqa: E402  (shared scenario helpers, not a package)
+
+NAME, ADDRESS = first_host()
+WEB = """
+apiVersion: v1
+kind: Pod
+metadata: {name: ks-web, namespace: default, labels: {app: ks-web}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - name: web
+      image: localhost/kubesmith/busybox:1.35
+      imagePullPolicy: Never
+      command: [/bin/sh, -c, "mkdir -p /www && echo single-ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
+      readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ks-web, namespace: default}
+spec:
+  selector: {app: ks-web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def _host():
+    return ssh_host(ADDRESS)  # over ssh like Ansible (see kscluster.ssh_host)
+
+
+def test_every_component_runs_on_the_one_host():
+    host = _host()
+    for unit in (
+        "etcd",
+        "containerd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kubelet",
+        "kube-proxy",
+    ):
+        assert host.service(unit).is_running, unit
+
+
+def test_the_node_is_ready_untainted_and_serves_a_pod_through_its_service():
+    host = _host()
+    node = json.loads(host.check_output("%s get node %s -o json" % (KUBECTL, NAME)))
+    ready = [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready == ["True"]
+    assert not node["spec"].get("taints"), node["spec"].get("taints")  # also a worker: no control-plane taint
+    assert "node-role.kubernetes.io/control-plane" in node["metadata"]["labels"]
+    applied = host.run("%s apply -f - <<'EOF'\n%s\nEOF" % (KUBECTL, WEB))
+    assert applied.rc == 0, applied.stderr
+    ready = host.run("%s wait --for=condition=Ready pod/ks-web --timeout=180s" % KUBECTL)
+    assert ready.rc == 0, host.run("%s describe pod ks-web" % KUBECTL).stdout
+    cluster_ip = host.check_output("%s get service ks-web -o jsonpath={.spec.clusterIP}" % KUBECTL)
+    # kube-proxy rejects a Service's traffic until its endpoint reached the rules: a Ready pod can be a moment early
+    answered = deadline_poll(
+        lambda: host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stdout.strip() == "single-ok", 30
+    )
+    assert answered, host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stderr
+
