@@ -12,7 +12,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_crypto, pki_engine
+from ansible_collections.kubesmith.cluster.plugins.module_utils import lb_config, pki_crypto, pki_engine
 from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
     CA_IDS,
     KEY_ALGORITHMS,
@@ -43,6 +43,7 @@ ARGUMENT_SPEC = dict(
     cluster_domain=dict(type="str"),
     service_cidr=dict(type="str"),
     api_endpoint=dict(type="dict"),
+    load_balancer_mode=dict(type="str", choices=["none", "vip", "local"]),
     apiserver_extra_sans=dict(type="list", elements="str"),
     pki_dir=dict(type="str"),
     etcd_pki_dir=dict(type="str"),
@@ -63,6 +64,7 @@ VARIABLES = {
     "cluster_domain": ("cluster_domain", "cluster.local"),
     "service_cidr": ("cluster_service_cidr", "10.96.0.0/12"),
     "api_endpoint": ("cluster_api_endpoint", {}),
+    "load_balancer_mode": ("load_balancer_mode", "none"),
     "apiserver_extra_sans": ("pki_apiserver_extra_sans", []),
     "pki_dir": ("pki_dir", "/etc/kubernetes/pki"),
     "etcd_pki_dir": ("pki_etcd_dir", "/etc/etcd/pki"),
@@ -79,16 +81,16 @@ def settings_from_options(args):
     endpoint = args.get("api_endpoint") or {}
     if not isinstance(endpoint, dict):
         raise PkiError("cluster_api_endpoint must be a dict with 'host' and optional 'port' (got %r)" % (endpoint,))
-    try:
-        port = int(endpoint.get("port") or 6443)
-    except (TypeError, ValueError):
-        raise PkiError("cluster_api_endpoint.port must be a number (got %r)" % (endpoint.get("port"),)) from None
+    if endpoint.get("port") not in (None, "") and not str(endpoint["port"]).strip().isdigit():
+        raise PkiError("cluster_api_endpoint.port must be a number (got %r)" % (endpoint.get("port"),))
+    # the one rule of every role for the mode's defaults (local: 127.0.0.1:6444)
+    endpoint = lb_config.api_endpoint(str(args.get("load_balancer_mode") or "none"), dict(endpoint))
     return Settings(
         cluster_name=args["cluster_name"],
         cluster_domain=args["cluster_domain"],
         service_cidr=args["service_cidr"],
-        api_endpoint_host=(str(endpoint["host"]).strip() if endpoint.get("host") else None),
-        api_endpoint_port=port,
+        api_endpoint_host=endpoint["host"],
+        api_endpoint_port=endpoint["port"],
         apiserver_extra_sans=tuple(args["apiserver_extra_sans"] or ()),
         key_algorithm=args["key_algorithm"],
         ca_validity_days=args["ca_validity_days"],

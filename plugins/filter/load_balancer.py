@@ -60,6 +60,11 @@ def load_balancer_interface(facts, address):
     return lb_config.interface_for(_plain(facts or {}), address)
 
 
+def api_endpoint(endpoint, mode="none"):
+    """cluster_api_endpoint with the defaults of load_balancer_mode: {host (None: the primary's address), port}."""
+    return lb_config.api_endpoint(str(mode), _plain(endpoint or {}))
+
+
 def load_balancer_settings(settings):
     return lb_config.settings(_plain(settings))
 
@@ -77,6 +82,7 @@ class FilterModule:
         return {
             name: _wrap(function)
             for name, function in (
+                ("api_endpoint", api_endpoint),
                 ("load_balancer_hosts", load_balancer_hosts),
                 ("load_balancer_members", load_balancer_members),
                 ("load_balancer_interface", load_balancer_interface),

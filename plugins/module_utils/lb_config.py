@@ -67,6 +67,11 @@ DEFAULTS = {
     "check_script_rise": 2,
 }
 
+LOCAL_ENDPOINT_HOST = "127.0.0.1"
+LOCAL_ENDPOINT_PORT = 6444
+"""load_balancer_mode local without cluster_api_endpoint: every node's haproxy listens on 127.0.0.1:6444 (not the
+apiserver's 6443, which the control-plane hosts' apiservers hold)."""
+
 PRIORITY_FIRST = 200  # priority of the first host; each next host in inventory order one less
 _TIME = re.compile(r"^[0-9]+(us|ms|s|m|h|d)?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
@@ -145,6 +150,26 @@ def proxy_hosts(mode, groups, node_groups=("control_plane", "workers")):
             if host not in out:
                 out.append(host)
     return out
+
+
+def api_endpoint(mode, endpoint):
+    """The API endpoint's parts with the defaults of ``load_balancer_mode``: ``{"host": str or None, "port": int}``.
+
+    ``host`` None means the primary control-plane host's address (the caller knows it). The one rule for every
+    role: local mode without an endpoint is ``127.0.0.1:6444`` (:data:`LOCAL_ENDPOINT_PORT`); otherwise port 6443.
+    ``endpoint`` is ``cluster_api_endpoint`` (a mapping, maybe empty); preflight (module_utils/preflight.py,
+    endpoint_errors) refuses bad values before this runs.
+    """
+    endpoint = endpoint if isinstance(endpoint, dict) else {}
+    host = endpoint.get("host")
+    host = str(host).strip() if host not in (None, "") else None
+    port = endpoint.get("port")
+    if isinstance(port, bool) or not (isinstance(port, int) or (isinstance(port, str) and port.strip().isdigit())):
+        port = None
+    port = int(port) if port is not None else None
+    if mode == "local":
+        return {"host": host or LOCAL_ENDPOINT_HOST, "port": port or LOCAL_ENDPOINT_PORT}
+    return {"host": host, "port": port or 6443}
 
 
 def settings(raw):

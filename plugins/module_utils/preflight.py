@@ -18,7 +18,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions
+from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions, lb_config
 
 try:
     import netaddr
@@ -39,6 +39,13 @@ SERVICE_CIDR_MAX_HOST_BITS = 20
 NODE_CIDR_MAX_SUBNET_BITS = 16
 """kube-controller-manager refuses a node prefix more than 16 bits longer than the pod CIDR."""
 
+KUBELET_MAX_PODS = 110
+"""The kubelet's default maxPods (worker_kubelet_config_overrides.maxPods changes it)."""
+
+LB_MODES = lb_config.MODES
+LOCAL_ENDPOINT_PORT = lb_config.LOCAL_ENDPOINT_PORT
+api_endpoint = lb_config.api_endpoint
+
 DEFAULT_SETTINGS = {
     "cluster_pod_cidr": "10.244.0.0/16",
     "cluster_service_cidr": "10.96.0.0/12",
@@ -54,6 +61,14 @@ DEFAULT_SETTINGS = {
 }
 """Same values as ``roles/preflight/defaults/main.yml``; used for keys a caller leaves out."""
 
+OTHER_ROLE_SETTINGS = {
+    "load_balancer_mode": "none",
+    "cluster_api_endpoint": {},
+    "control_plane_apiserver_port": 6443,
+    "worker_kubelet_config_overrides": {},
+}
+"""Variables of other roles preflight checks (roles/preflight/vars/main.yml hands them over), with their defaults."""
+
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN_RE = re.compile(r"^%s(\.%s)*$" % (_DNS1123_LABEL, _DNS1123_LABEL))
 _DNS1123_SUBDOMAIN_MAX = 253
@@ -68,7 +83,7 @@ def with_defaults(settings):
 
     So ``preflight_min_cpus: {workers: 2}`` keeps the defaults of the other groups.
     """
-    merged = dict(DEFAULT_SETTINGS)
+    merged = dict(DEFAULT_SETTINGS, **OTHER_ROLE_SETTINGS)
     for key, value in (settings or {}).items():
         if key in ("preflight_min_cpus", "preflight_min_memory_mb") and isinstance(value, dict):
             value = dict(DEFAULT_SETTINGS[key], **value)
@@ -292,7 +307,7 @@ def _service_cidr_errors(network, value, max_prefix):
     return []
 
 
-def _pod_capacity_errors(pod, pod_value, node_prefix_value, node_count):
+def _pod_capacity_errors(pod, pod_value, node_prefix_value, node_count, max_pods=KUBELET_MAX_PODS):
     bits = 32 if pod.version == 4 else 128
     node_prefix = _as_int(node_prefix_value)
     longest = min(bits, pod.prefixlen + NODE_CIDR_MAX_SUBNET_BITS)
@@ -301,6 +316,14 @@ def _pod_capacity_errors(pod, pod_value, node_prefix_value, node_count):
             "cluster_node_pod_cidr_prefix %s does not fit cluster_pod_cidr %s: use a prefix from %d to %d "
             "(at most %d bits longer than the pod CIDR, kube-controller-manager limit)"
             % (node_prefix_value, pod_value, pod.prefixlen, longest, NODE_CIDR_MAX_SUBNET_BITS)
+        ]
+    usable = 2 ** (bits - node_prefix) - 3  # host-local IPAM: not the network, the bridge gateway or broadcast
+    if usable < max_pods:
+        fits = bits - (max_pods + 2).bit_length()
+        return [
+            "cluster_node_pod_cidr_prefix %d gives each node %d pod addresses but the kubelet runs up to %d pods "
+            "(maxPods): use a prefix of /%d or shorter, or lower worker_kubelet_config_overrides.maxPods"
+            % (node_prefix, max(usable, 0), max_pods, fits)
         ]
     subnets = 2 ** (node_prefix - pod.prefixlen)
     if node_count > subnets:
@@ -313,6 +336,23 @@ def _pod_capacity_errors(pod, pod_value, node_prefix_value, node_count):
     return []
 
 
+def _max_pods(settings):
+    """(maxPods the kubelets run with, problem or None)."""
+    overrides = settings.get("worker_kubelet_config_overrides") or {}
+    if not isinstance(overrides, dict):
+        return KUBELET_MAX_PODS, "worker_kubelet_config_overrides must be a mapping of kubelet settings (got %r)" % (
+            overrides,
+        )
+    if "maxPods" not in overrides:
+        return KUBELET_MAX_PODS, None
+    value = _as_int(overrides["maxPods"])
+    if value is None or value < 1:
+        return KUBELET_MAX_PODS, "worker_kubelet_config_overrides.maxPods %r is not a positive number" % (
+            overrides["maxPods"],
+        )
+    return value, None
+
+
 def network_errors(settings, node_count=0):
     """Cluster networks: valid CIDRs, one family, no overlaps, size bounds, a pod subnet per node.
 
@@ -321,6 +361,9 @@ def network_errors(settings, node_count=0):
     """
     settings = with_defaults(settings)
     errors = []
+    max_pods, problem = _max_pods(settings)
+    if problem:
+        errors.append(problem)
     max_prefix = _as_int(settings["preflight_service_cidr_max_prefix"])
     if max_prefix is None or not 12 <= max_prefix <= 28:
         errors.append(
@@ -352,7 +395,8 @@ def network_errors(settings, node_count=0):
     if pod is not None:
         errors.extend(
             _pod_capacity_errors(
-                pod, settings["cluster_pod_cidr"], settings["cluster_node_pod_cidr_prefix"], node_count
+                pod, settings["cluster_pod_cidr"], settings["cluster_node_pod_cidr_prefix"], node_count,
+                max_pods,
             )
         )
 
@@ -378,8 +422,9 @@ def _overlap(first, second):
     return first.first <= second.last and second.first <= first.last
 
 
-def node_network_errors(hosts, settings):
-    """Known node addresses lie inside cluster_node_cidr (when set) and outside the pod and service CIDRs."""
+def node_network_errors(hosts, settings, node_hosts=None):
+    """Known node addresses lie inside cluster_node_cidr (when set) and outside the pod and service CIDRs; the
+    addresses of ``node_hosts`` (default: every host) are of the pod CIDR's family (single-stack)."""
     settings = with_defaults(settings)
     networks = {}
     for name in ("cluster_node_cidr", "cluster_pod_cidr", "cluster_service_cidr"):
@@ -392,6 +437,14 @@ def node_network_errors(hosts, settings):
         if ip is None:
             continue
         where = "%s %s" % (entry.get("address_source"), ip)
+        pod = networks.get("cluster_pod_cidr")
+        if (node_hosts is None or entry["host"] in node_hosts) and pod is not None and ip.version != pod.version:
+            errors.append(
+                "host %s: %s is IPv%d but cluster_pod_cidr %s is IPv%d (single-stack: nodes, pods and services in one "
+                "family): set node_ip to the node's IPv%d address or use IPv%d cluster CIDRs"
+                % (entry["host"], where, ip.version, settings["cluster_pod_cidr"], pod.version, pod.version,
+                   ip.version)
+            )
         node = networks.get("cluster_node_cidr")
         if node is not None and ip not in node:
             errors.append(
@@ -405,6 +458,151 @@ def node_network_errors(hosts, settings):
                     "host %s: %s is inside %s %s: move %s to a range the nodes do not use"
                     % (entry["host"], where, name, settings[name], name)
                 )
+    return errors
+
+
+# --------------------------------------------------------------------------- the API endpoint
+
+
+def _endpoint_string_fix(value):
+    """A URL or host:port string -> the mapping it means, written out."""
+    text = value.strip()
+    text = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", text).split("/")[0]
+    host, port = text, None
+    bracketed = re.match(r"^\[([^\]]+)\](?::([0-9]+))?$", text)
+    if bracketed:
+        host, port = bracketed.group(1), bracketed.group(2)
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    return "{host: %s, port: %s}" % (host or "ADDRESS", port or 6443)
+
+
+def _endpoint_shape_errors(raw):
+    """(errors, mapping) for cluster_api_endpoint's form: a mapping with host and/or port, port a TCP port."""
+    if raw in (None, ""):
+        return [], {}
+    if isinstance(raw, str):
+        return [
+            "cluster_api_endpoint is the string %r but must be a mapping: cluster_api_endpoint: %s"
+            % (raw, _endpoint_string_fix(raw))
+        ], None
+    if not isinstance(raw, dict):
+        return ["cluster_api_endpoint must be a mapping {host: ADDRESS, port: PORT} (got %r)" % (raw,)], None
+    errors = []
+    unknown = sorted(str(key) for key in raw if key not in ("host", "port"))
+    if unknown:
+        errors.append(
+            "cluster_api_endpoint has key(s) %s: it takes host and port only, e.g. {host: 192.0.2.10, port: 8443}"
+            % ", ".join(unknown)
+        )
+    host = raw.get("host")
+    if host not in (None, ""):
+        if not isinstance(host, str):
+            errors.append("cluster_api_endpoint.host must be an address or a DNS name (got %r)" % (host,))
+        elif "/" in host or (":" in host and parse_ip(host) is None):
+            errors.append(
+                "cluster_api_endpoint.host %r is not an address or a name (a URL or host:port?): write "
+                "cluster_api_endpoint: %s" % (host, _endpoint_string_fix(host))
+            )
+    port = raw.get("port")
+    if port not in (None, ""):
+        number = _as_int(port)
+        if number is None or not 1 <= number <= 65535:
+            errors.append("cluster_api_endpoint.port %r is not a TCP port (1 to 65535)" % (port,))
+    return errors, raw
+
+
+def endpoint_errors(groups, hosts, settings=None):
+    """The API endpoint against the load-balancer mode, every cluster host's address and the cluster networks.
+
+    What the load_balancer role would refuse later (module_utils/lb_config.py), found before any host changes,
+    plus what nothing checked: a VIP that is a host's address in any group or inside a cluster CIDR, an endpoint
+    on a host that runs no apiserver, a URL where a mapping belongs.
+    """
+    settings = with_defaults(settings)
+    mode = settings["load_balancer_mode"]
+    if mode not in LB_MODES:
+        return ["load_balancer_mode %r is not one of %s" % (mode, ", ".join(LB_MODES))]
+    errors, raw = _endpoint_shape_errors(settings["cluster_api_endpoint"])
+    if raw is None or errors:
+        return errors
+    endpoint = api_endpoint(mode, raw)
+    host, port = endpoint["host"], endpoint["port"]
+    control_plane = set(_members(groups, "control_plane"))
+    balancers = _members(groups, "load_balancers")
+    owners = {}
+    for entry in hosts:
+        ip = parse_ip(entry.get("address"))
+        if ip is not None:
+            owners.setdefault(str(ip), entry["host"])
+    ip = parse_ip(host) if host else None
+    if mode == "vip":
+        if not host:
+            return [
+                "load_balancer_mode vip needs cluster_api_endpoint.host: the virtual IP keepalived moves between "
+                "the load balancers (a free address in the node network), e.g. {host: 192.0.2.100, port: 8443}"
+            ]
+        if ip is None:
+            return [
+                "load_balancer_mode vip: cluster_api_endpoint.host %r must be an IP address (keepalived moves an "
+                "address, not a name)" % (host,)
+            ]
+        if ip.is_loopback():
+            errors.append("load_balancer_mode vip: the virtual IP %s is a loopback address" % host)
+        elif str(ip) in owners:
+            errors.append(
+                "the virtual IP %s is the address of host %s: choose a free address in the node network"
+                % (host, owners[str(ip)])
+            )
+        peers = balancers or _members(groups, "control_plane")
+        for entry in hosts:
+            peer_ip = parse_ip(entry.get("address"))
+            if entry["host"] in peers and peer_ip is not None and peer_ip.version != ip.version:
+                errors.append(
+                    "the virtual IP %s is IPv%d but host %s, a VRRP peer, has the IPv%d address %s: use one family"
+                    % (host, ip.version, entry["host"], peer_ip.version, peer_ip)
+                )
+    elif mode == "local":
+        if ip is None or not ip.is_loopback():
+            errors.append(
+                "load_balancer_mode local: every node reaches the API through its own haproxy on the loopback "
+                "address, so cluster_api_endpoint.host must be 127.0.0.1 (got %r; leave cluster_api_endpoint out "
+                "for 127.0.0.1:%d)" % (host, LOCAL_ENDPOINT_PORT)
+            )
+    elif ip is not None and str(ip) in owners and owners[str(ip)] not in control_plane | set(balancers):
+        errors.append(
+            "cluster_api_endpoint.host %s is the address of host %s, which runs no apiserver (not in control_plane): "
+            "use a control-plane host's address, a VIP (load_balancer_mode vip) or your load balancer's"
+            % (host, owners[str(ip)])
+        )
+    if ip is not None and not ip.is_loopback():
+        for name in ("cluster_pod_cidr", "cluster_service_cidr"):
+            network = parse_cidr(settings[name])[0]
+            if network is not None and ip.version == network.version and ip in network:
+                errors.append(
+                    "cluster_api_endpoint.host %s is inside %s %s: the endpoint must be outside the pod and "
+                    "service networks" % (host, name, settings[name])
+                )
+        node = parse_cidr(settings["cluster_node_cidr"])[0] if settings["cluster_node_cidr"] else None
+        if mode == "vip" and node is not None and ip not in node:
+            errors.append(
+                "the virtual IP %s is outside cluster_node_cidr %s: keepalived announces it on the node network"
+                % (host, settings["cluster_node_cidr"])
+            )
+    apiserver_port = _as_int(settings["control_plane_apiserver_port"]) or 6443
+    shares_hosts = mode == "local" or (mode == "vip" and not balancers)
+    if shares_hosts and port == apiserver_port:
+        errors.append(
+            "cluster_api_endpoint.port is %d, the port kube-apiserver listens on (control_plane_apiserver_port), "
+            "and haproxy runs on the control-plane hosts in load_balancer_mode %s: give the endpoint another port "
+            "(e.g. %d)%s"
+            % (
+                port,
+                mode,
+                LOCAL_ENDPOINT_PORT if mode == "local" else 8443,
+                " or put the load balancers on hosts of their own (group load_balancers)" if mode == "vip" else "",
+            )
+        )
     return errors
 
 
@@ -422,7 +620,8 @@ def inventory_errors(groups, hosts, settings=None):
     errors.extend(node_name_errors(hosts))
     errors.extend(address_errors(hosts))
     errors.extend(network_errors(settings, node_count=len(node_hosts)))
-    errors.extend(node_network_errors(hosts, settings))
+    errors.extend(node_network_errors(hosts, settings, node_hosts))
+    errors.extend(endpoint_errors(groups, hosts, settings))
     errors.extend(version_errors(settings))
     return errors
 

@@ -163,8 +163,16 @@ options:
       - Variable C(cluster_api_endpoint). Dict with C(host) (name or IP of the VIP, load balancer or external
         address) and C(port) (default 6443). Its host is a SAN of the apiserver certificate, and
         C(https://host:port) the server of C(admin.conf), C(kubelet.conf) and C(kube-proxy.conf).
-      - Without C(host), the first address (or name) of the primary control-plane host.
+      - Without C(host), the first address (or name) of the primary control-plane host; with
+        O(load_balancer_mode=local), C(127.0.0.1) and port 6444 unless given.
     type: dict
+  load_balancer_mode:
+    description:
+      - Variable C(load_balancer_mode). With C(local), O(api_endpoint) defaults to C(127.0.0.1:6444), each node's
+        own haproxy (the rule every role uses, in C(module_utils/lb_config.py)).
+    type: str
+    choices: [none, vip, local]
+    default: none
   apiserver_extra_sans:
     description: Variable C(pki_apiserver_extra_sans). More names and IP addresses for the apiserver certificate.
     type: list

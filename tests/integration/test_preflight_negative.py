@@ -188,6 +188,31 @@ INVENTORY_CASES = {
             "range the nodes do not use",
         ],
     ),
+    "endpoint_as_url_and_pod_subnet_too_small": (
+        {"etcd": ["cp1"], "control_plane": ["cp1"], "workers": ["w1"]},
+        {},
+        {"cluster_api_endpoint": "https://192.0.2.100:8443", "cluster_node_pod_cidr_prefix": 26},
+        [
+            "cluster_api_endpoint is the string 'https://192.0.2.100:8443' but must be a mapping: "
+            "cluster_api_endpoint: {host: 192.0.2.100, port: 8443}",
+            "cluster_node_pod_cidr_prefix 26 gives each node 61 pod addresses but the kubelet runs up to 110 pods",
+        ],
+    ),
+    "vip_is_a_workers_address_on_the_apiserver_port": (
+        {"etcd": THREE_CP, "control_plane": THREE_CP, "workers": ["w1"]},
+        {},
+        {"load_balancer_mode": "vip", "cluster_api_endpoint": {"host": "192.0.2.204"}},
+        [
+            "the virtual IP 192.0.2.204 is the address of host w1: choose a free address in the node network",
+            "cluster_api_endpoint.port is 6443, the port kube-apiserver listens on (control_plane_apiserver_port)",
+        ],
+    ),
+    "local_mode_on_a_real_address": (
+        {"etcd": ["e1", "e2", "e3"], "control_plane": ["cp1", "cp2"], "workers": ["w1", "w2"]},
+        {},
+        {"load_balancer_mode": "local", "cluster_api_endpoint": {"host": "192.0.2.100"}},
+        ["load_balancer_mode local: every node reaches the API through its own haproxy on the loopback address"],
+    ),
 }
 
 

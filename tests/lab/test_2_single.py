@@ -68,4 +68,3 @@ def test_the_node_is_ready_untainted_and_serves_a_pod_through_its_service():
         lambda: host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stdout.strip() == "single-ok", 30
     )
     assert answered, host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stderr
-

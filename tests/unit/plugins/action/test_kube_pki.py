@@ -393,6 +393,13 @@ def test_real_files_follow_the_endpoint_and_directories(hosts):
     assert os.path.exists(hosts.path("cp3", "/srv/etcd/peer.key"))
 
 
+def test_local_load_balancer_mode_points_kubeconfigs_at_the_nodes_own_haproxy(hosts):
+    converge(hosts, {"load_balancer_mode": "local"})
+    assert 'server: "https://127.0.0.1:6444"' in read(hosts.path("w1", "/etc/kubernetes/kubelet.conf"))
+    converge(hosts, {"load_balancer_mode": "local", "cluster_api_endpoint": {"port": 7443}})
+    assert 'server: "https://127.0.0.1:7443"' in read(hosts.path("w1", "/etc/kubernetes/kubelet.conf"))
+
+
 def test_byo_ca_from_controller_files(hosts, tmp_path):
     mine = C.create_ca("kubernetes-ca", "ecdsa-p256", 3000)
     files = tmp_path / "controller"

@@ -9,6 +9,7 @@ FILTERS = F.FilterModule().filters()
 
 def test_filter_names():
     assert set(FILTERS) == {
+        "api_endpoint",
         "load_balancer_hosts",
         "load_balancer_members",
         "load_balancer_interface",
@@ -16,6 +17,12 @@ def test_filter_names():
         "load_balancer_haproxy_config",
         "load_balancer_keepalived_config",
     }
+
+
+def test_api_endpoint_filter_applies_the_mode_defaults():
+    assert FILTERS["api_endpoint"]({}, "local") == {"host": "127.0.0.1", "port": 6444}
+    assert FILTERS["api_endpoint"]({"host": "192.0.2.9"}) == {"host": "192.0.2.9", "port": 6443}
+    assert FILTERS["api_endpoint"](None, "none") == {"host": None, "port": 6443}
 
 
 def test_members_take_the_node_address():

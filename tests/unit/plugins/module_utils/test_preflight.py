@@ -471,7 +471,7 @@ def test_network_errors_families_must_match():
         ("10.244.0.0/16", 24, 256),
         ("10.244.0.0/24", 24, 1),
         ("10.244.0.0/23", 24, 2),
-        ("10.244.0.0/16", 26, 1024),
+        ("10.244.0.0/16", 25, 512),
         ("10.244.0.0/16", "24", 3),
         ("10.0.0.0/8", 24, 3),  # 16 bits longer: still accepted
     ],
@@ -591,7 +591,7 @@ def test_node_network_errors_bad(address, settings, message):
     assert pf.node_network_errors([pf.make_host("a", node_ip=address)], settings) == [message]
 
 
-@pytest.mark.parametrize("address", ["10.112.0.0", "10.95.255.255", "10.245.0.0", "fd00::1", "bogus"])
+@pytest.mark.parametrize("address", ["10.112.0.0", "10.95.255.255", "10.245.0.0", "bogus"])
 def test_node_network_errors_edges_outside(address):
     assert pf.node_network_errors([pf.make_host("a", node_ip=address)], {}) == []
 
@@ -763,8 +763,23 @@ def test_with_defaults_completes_minimum_tables_key_by_key():
     assert settings["preflight_min_cpus"] == {"control_plane": 2, "etcd": 1, "workers": 4, "load_balancers": 1}
     assert settings["preflight_min_memory_mb"] == pf.DEFAULT_SETTINGS["preflight_min_memory_mb"]
     assert settings["cluster_domain"] == "k8s.lab"
-    assert pf.with_defaults(None) == pf.DEFAULT_SETTINGS
+    assert pf.with_defaults(None) == dict(pf.DEFAULT_SETTINGS, **pf.OTHER_ROLE_SETTINGS)
     assert pf.DEFAULT_SETTINGS["preflight_min_cpus"]["workers"] == 1  # the defaults themselves are untouched
+
+
+@pytest.mark.parametrize(
+    "name, role",
+    [
+        ("load_balancer_mode", "load_balancer"),
+        ("cluster_api_endpoint", "control_plane"),
+        ("control_plane_apiserver_port", "control_plane"),
+        ("worker_kubelet_config_overrides", "worker"),
+    ],
+)
+def test_other_role_settings_have_their_roles_defaults(name, role):
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", role, "defaults", "main.yml")
+    with open(path) as stream:
+        assert yaml.safe_load(stream)[name] == pf.OTHER_ROLE_SETTINGS[name]
 
 
 def test_default_settings_match_role_defaults_and_argument_specs():
