@@ -19,9 +19,12 @@ artifact_list: fetch plans of many hosts -> each distinct file once (playbooks/a
 """
 
 
-def artifact_plans(artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", controller_cache=""):
+def artifact_plans(
+    artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", controller_cache="", pins=None,
+    require_pins=False,
+):
     try:
-        return resolve(artifacts, mirror, host_cache, controller_cache)
+        return resolve(artifacts, mirror, host_cache, controller_cache, dict(pins or {}), bool(require_pins))
     except ArtifactError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 

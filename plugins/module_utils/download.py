@@ -28,12 +28,44 @@ def mirror_url(url, mirror):
     return mirror.rstrip("/") + "/" + match.group(1)
 
 
-def _checksum(artifact, mirror):
-    sha256 = str(artifact.get("sha256") or "").strip()
+def pin_key(url):
+    """The key of ``download_pins`` for an artifact URL: the URL without scheme and query (``dl.k8s.io/release/...``),
+    which is also the file's path in a mirror of the upstream layout."""
+    match = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://([^?#]+)", str(url))
+    if not match:
+        raise ArtifactError("artifact URL %r has no scheme (expected https://...)" % url)
+    return match.group(1)
+
+
+def _pinned(artifact, pins):
+    """The artifact's sha256 from its own ``sha256`` or from ``pins``; '' when neither has one. Refuses a
+    malformed sum and an artifact whose two sums differ."""
+    own = str(artifact.get("sha256") or "").strip()
+    if own and not _SHA256.match(own):
+        raise ArtifactError("artifact %s: sha256 %r is not 64 hex characters" % (artifact["name"], own))
+    key = pin_key(artifact["url"])
+    pin = str((pins or {}).get(key) or "").strip()
+    if pin and not _SHA256.match(pin):
+        raise ArtifactError("download_pins[%s]: %r is not a sha256 (64 hex characters)" % (key, pin))
+    if own and pin and own.lower() != pin.lower():
+        raise ArtifactError(
+            "artifact %s %s: its sha256 %s differs from download_pins[%s] %s: one of them is wrong"
+            % (artifact["name"], artifact["version"], own.lower(), key, pin.lower())
+        )
+    return (own or pin).lower()
+
+
+def _checksum(artifact, mirror, pins=None, require_pins=False):
+    sha256 = _pinned(artifact, pins)
     if sha256:
-        if not _SHA256.match(sha256):
-            raise ArtifactError("artifact %s: sha256 %r is not 64 hex characters" % (artifact["name"], sha256))
-        return "sha256:" + sha256.lower()
+        return "sha256:" + sha256
+    if require_pins:
+        raise ArtifactError(
+            "artifact %s %s has no pinned sha256 and download_require_pins is true: add '%s: <sha256>' to "
+            "download_pins (tools/build-artifacts.sh pins prints them for a mirror it built), or set "
+            "download_require_pins: false to trust the mirror's checksum file"
+            % (artifact["name"], artifact["version"], pin_key(artifact["url"]))
+        )
     checksum_url = artifact.get("checksum_url")
     if not checksum_url:
         raise ArtifactError(
@@ -42,7 +74,10 @@ def _checksum(artifact, mirror):
     return "sha256:" + mirror_url(checksum_url, mirror)
 
 
-def resolve(artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", controller_cache=""):
+def resolve(
+    artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", controller_cache="", pins=None,
+    require_pins=False,
+):
     """Return one fetch plan per artifact.
 
     Each plan keeps the description and adds ``fetch_url``, ``checksum`` (the
@@ -50,6 +85,10 @@ def resolve(artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", c
     when ``controller_cache`` is set, ``controller_path``. An artifact with
     ``mirrored: false`` keeps its own URL (it already points at a private store). Paths carry name and
     version so two versions of one artifact live side by side (upgrades).
+
+    The checksum is the artifact's ``sha256`` or its entry in ``pins`` (``download_pins``: :func:`pin_key` ->
+    sha256): then a mirror that serves another file is refused even when its checksum file matches that file.
+    Without either, the sha256 is read from ``checksum_url`` on the mirror; ``require_pins`` refuses that.
     """
     plans = []
     seen = set()
@@ -71,7 +110,7 @@ def resolve(artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", c
         plan.update(
             version=version,
             fetch_url=mirror_url(artifact["url"], mirror if artifact.get("mirrored", True) else ""),
-            checksum=_checksum(artifact, mirror if artifact.get("mirrored", True) else ""),
+            checksum=_checksum(artifact, mirror if artifact.get("mirrored", True) else "", pins, require_pins),
             filename=filename,
             host_path=posixpath.join(host_cache, local_name),
         )

@@ -15,7 +15,7 @@ description:
   - M(ansible.builtin.fetch) with O(flat=true) for files that carry credentials or cluster data (the admin
     kubeconfig, etcd snapshots).
   - The directory on the controller is made with mode 0700 when it does not exist. An existing directory open to
-    group or others is refused (it is never narrowed: it may be shared, such as C(/tmp)). The copy is made 0600.
+    group or others is refused (it is never narrowed, as it may be shared, such as C(/tmp)). The copy is made 0600.
   - Check mode fetches nothing and creates nothing.
 options:
   src:

@@ -89,8 +89,9 @@ def lab(tmp_path):
     class Lab(object):
         top = tmp_path
 
-        def run(self, *extra):
-            """Run the play (tags etcd); return {task name: {host: result}} and the raw output."""
+        def run(self, *extra, ok=True):
+            """Run the play (tags etcd); return {task name: {host: result}} and the stats (with ``ok=False``: the
+            return code and the output of a run expected to fail)."""
             env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"))
             playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
@@ -99,6 +100,8 @@ def lab(tmp_path):
                 + list(extra),
                 cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
             )
+            if not ok:
+                return proc.returncode, proc.stdout + proc.stderr
             assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
             out = json.loads(proc.stdout)
             tasks = {}
@@ -178,3 +181,24 @@ def test_download_role_fetches_and_pushes_only_what_a_host_lacks(lab):
     with open(lab.path("h2", "cache", "image-pause-3.2-pause-3.2.tar"), "rb") as handle:
         assert handle.read() == b"pause image\n"
     assert [lab.run()[1][h]["changed"] for h in HOSTS] == [0, 0]
+
+
+@pytest.mark.integration
+def test_a_pinned_artifact_is_refused_when_the_mirror_serves_another_file_with_a_matching_checksum(lab):
+    mirror = lab.top / "mirror" / "dl.example" / "v1"
+    good = _sha(str(mirror / "runc.amd64"))
+    # the mirror is tampered with: another runc, and a checksum file that matches it
+    (mirror / "runc.amd64").write_bytes(b"not runc\n")
+    (mirror / "runc.amd64.sha256sum").write_text("%s  runc.amd64\n" % _sha(str(mirror / "runc.amd64")))
+    pins = json.dumps({"download_pins": {"dl.example/v1/runc.amd64": good}})
+    rc, output = lab.run("-e", pins, ok=False)
+    assert rc != 0 and "did not match %s" % good in output, output[-3000:]  # get_url's verdict on the pin
+    for host in HOSTS:
+        assert not os.path.exists(lab.path(host, "opt", "runc")), "the tampered runc was installed"
+    # without the pin, the mirror's own checksum file vouches for its file: that is what pins are for
+    tasks, _stats = lab.run()
+    with open(lab.path("h1", "opt", "runc", "1.1.5", "runc.amd64"), "rb") as handle:
+        assert handle.read() == b"not runc\n"
+    # and download_require_pins refuses the unpinned artifact before anything is fetched
+    rc, output = lab.run("-e", '{"download_require_pins": true}', ok=False)
+    assert rc != 0 and "runc 1.1.5 has no pinned sha256 and download_require_pins is true" in output, output[-3000:]

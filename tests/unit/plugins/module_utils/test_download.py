@@ -4,6 +4,7 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.download import 
     install_spec,
     listing,
     mirror_url,
+    pin_key,
     resolve,
 )
 
@@ -235,3 +236,53 @@ def test_listing_refuses_one_file_with_two_sums():
 
 def test_listing_of_nothing():
     assert listing([]) == []
+
+
+# --------------------------------------------------------------------------- pins (download_pins)
+
+KEY = "github.com/containerd/containerd/releases/download/v1.6.20/containerd-1.6.20-linux-amd64.tar.gz"
+CHECKED = {"name": "containerd", "version": "1.6.20", "url": URL, "checksum_url": URL + ".sha256sum"}
+
+
+def test_pin_key_is_the_url_without_scheme_and_query():
+    assert pin_key(URL) == KEY
+    assert pin_key("http://10.127.0.1:8080/images/pause-3.2.tar?x=1") == "10.127.0.1:8080/images/pause-3.2.tar"
+    with pytest.raises(ArtifactError, match="has no scheme"):
+        pin_key("dl.k8s.io/x")
+
+
+def test_a_pin_replaces_the_mirrors_checksum_file():
+    (plan,) = resolve([CHECKED], "http://m", pins={KEY: SHA.upper()})
+    assert plan["checksum"] == "sha256:" + SHA  # get_url checks the file itself against the pin
+    (plan,) = resolve([CHECKED], "http://m", pins={"other/path": SHA})
+    assert plan["checksum"] == "sha256:http://m/" + KEY + ".sha256sum"  # not pinned: the mirror's checksum file
+
+
+def test_an_artifacts_own_sha256_and_its_pin_must_agree():
+    own = dict(CHECKED, sha256=SHA)
+    assert resolve([own], pins={KEY: SHA})[0]["checksum"] == "sha256:" + SHA
+    with pytest.raises(ArtifactError, match="its sha256 a{64} differs from download_pins\\[%s\\] b{64}" % KEY):
+        resolve([own], pins={KEY: "b" * 64})
+
+
+def test_a_malformed_pin_is_refused():
+    with pytest.raises(ArtifactError, match=r"download_pins\[%s\]: 'abc' is not a sha256" % KEY):
+        resolve([CHECKED], pins={KEY: "abc"})
+
+
+def test_require_pins_refuses_an_unpinned_artifact_and_names_the_key():
+    with pytest.raises(ArtifactError) as caught:
+        resolve([CHECKED], "http://m", require_pins=True)
+    assert str(caught.value) == (
+        "artifact containerd 1.6.20 has no pinned sha256 and download_require_pins is true: add '%s: <sha256>' to "
+        "download_pins (tools/build-artifacts.sh pins prints them for a mirror it built), or set "
+        "download_require_pins: false to trust the mirror's checksum file" % KEY
+    )
+    assert resolve([CHECKED], "http://m", pins={KEY: SHA}, require_pins=True)[0]["checksum"] == "sha256:" + SHA
+    assert resolve([dict(CHECKED, sha256=SHA)], require_pins=True)[0]["checksum"] == "sha256:" + SHA
+
+
+def test_pinned_artifacts_are_listed_with_their_pin_and_installed_with_it():
+    plans = resolve([CHECKED], "http://m", pins={KEY: SHA})
+    assert listing(plans)[0]["sha256"] == SHA and listing(plans)[0]["checksum_url"] == ""
+    assert install_spec(plans)[0]["sha256"] == SHA
