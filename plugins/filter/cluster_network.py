@@ -254,6 +254,54 @@ def _known_variables():
     return _KNOWN[0]
 
 
+_SPECS = []
+
+
+def _option_specs():
+    """variable -> its option spec, from every role's meta/argument_specs.yml (entry point main first)."""
+    if _SPECS:
+        return _SPECS[0]
+    import glob
+    import os
+
+    import yaml
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    specs = {}
+    for path in sorted(glob.glob(os.path.join(root, "roles", "*", "meta", "argument_specs.yml"))):
+        with open(path, encoding="utf-8") as handle:
+            entries = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+        for entry in sorted(entries, key=lambda name: name != "main"):
+            for name, option in ((entries[entry] or {}).get("options") or {}).items():
+                specs.setdefault(name, option)
+    _SPECS.append(specs)
+    return specs
+
+
+def _plain(value):
+    """Ansible's lazy/tagged containers and strings as plain Python values."""
+    if isinstance(value, dict) or (hasattr(value, "keys") and hasattr(value, "__getitem__")):
+        return {str(k): _plain(value[k]) for k in list(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def variable_type_errors(hostvars, hosts):
+    """One line per variable of the given hosts whose value its role's argument spec refuses (type, choices...)."""
+    specs = _option_specs()
+    values = {}
+    for host in hosts or []:
+        host_vars = hostvars[host] or {}
+        values[str(host)] = {}
+        for name in list(host_vars):
+            if str(name) in specs:  # templated here: a value that cannot be templated fails the check, named
+                values[str(host)][str(name)] = _plain(host_vars[name])
+    return preflight.type_errors(values, specs)
+
+
 def unknown_variables(hostvars, hosts):
     """Warnings for the kubesmith-prefixed variables the given hosts carry that the collection does not declare."""
     names = set()
@@ -278,4 +326,5 @@ class FilterModule:
             "inventory_errors": inventory_errors,
             "host_errors": host_errors,
             "unknown_variables": unknown_variables,
+            "variable_type_errors": variable_type_errors,
         }

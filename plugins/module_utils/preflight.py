@@ -766,6 +766,45 @@ VARIABLE_PREFIXES = (
 )  # fmt: skip
 
 
+OWN_CHECKS = ("cluster_api_endpoint",)
+"""Variables :func:`inventory_errors` refuses with a message of its own (e.g. the mapping a URL means): the
+generic type check leaves them to it."""
+
+
+def type_errors(values_by_host, specs):
+    """One line per wrong variable, whatever the number of hosts: the variables each host carries checked against
+    the roles' argument specs (type, choices, elements, sub-options), as the roles would check them later - but
+    before any host changes and without printing the whole argument spec for every host.
+
+    ``values_by_host`` maps host -> {variable: value} (only variables the host carries); ``specs`` maps variable ->
+    its option spec from a role's ``meta/argument_specs.yml``. A variable no spec declares is skipped (see
+    :func:`unknown_variables`); ``required`` and ``default`` of the top level do not apply (the value is there).
+    """
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    hosts_by_message = {}
+    for host in sorted(values_by_host):
+        values = {
+            name: value for name, value in values_by_host[host].items() if name in specs and name not in OWN_CHECKS
+        }
+        if not values:
+            continue
+        spec = {}
+        for name in values:
+            option = {key: value for key, value in specs[name].items() if key not in ("required", "default")}
+            option.pop("description", None)
+            spec[name] = option
+        result = ArgumentSpecValidator(spec).validate(values)
+        for error in result.errors:
+            hosts_by_message.setdefault(str(getattr(error, "msg", error)), []).append(host)
+    everyone = set(values_by_host)
+    return [
+        message if set(hosts) == everyone else "%s (host%s %s)" % (message, "s" if len(hosts) > 1 else "",
+                                                                   ", ".join(hosts))
+        for message, hosts in sorted(hosts_by_message.items())
+    ]
+
+
 def unknown_variables(names, known):
     """One warning per name with a kubesmith prefix that is not a known variable, with the closest known names."""
     import difflib

@@ -34,9 +34,36 @@ EVEN_ETCD = "group etcd has 2 hosts (e1, e2)"
     ids=lambda command: " ".join(command),
 )
 def test_bad_inventory_refused_before_any_connection(tmp_path, command):
-    inventory = tmp_path / "inventory.json"
     groups = {"etcd": ["e1", "e2"], "control_plane": ["cp1"], "workers": ["w1"]}
-    inventory.write_text(json.dumps(_ssh_inventory(groups)))
+    result, output = _run(tmp_path, _ssh_inventory(groups), command)
+    assert result.returncode != 0, output
+    assert EVEN_ETCD in output, output[-3000:]
+    assert "UNREACHABLE" not in output, "a host was contacted:\n" + output[-3000:]
+
+
+TYPE_ERRORS = [
+    "argument 'cluster_node_pod_cidr_prefix' is of type str and we were unable to convert to int",
+    "value of load_balancer_mode must be one of: none, vip, local, got: haproxy",
+]
+
+
+@pytest.mark.parametrize(
+    "command", [["site.yml"], ["scale.yml"], ["etcd.yml"], ["validate.yml"]], ids=lambda command: command[0]
+)
+def test_wrong_types_are_one_line_each_before_any_role_validates(tmp_path, command):
+    groups = {"etcd": ["e1"], "control_plane": ["cp1"], "workers": ["w1", "w2"]}
+    cluster_vars = {"cluster_node_pod_cidr_prefix": "abc", "load_balancer_mode": "haproxy"}
+    result, output = _run(tmp_path, _ssh_inventory(groups, cluster_vars=cluster_vars), command)
+    assert result.returncode != 0, output
+    for message in TYPE_ERRORS:
+        assert output.count(message) == 2, (message, output[-3000:])  # the error, and the failed assertion's msg
+    assert "argument_spec_data" not in output and "Validation of arguments failed" not in output, output[-3000:]
+    assert "UNREACHABLE" not in output, "a host was contacted:\n" + output[-3000:]
+
+
+def _run(tmp_path, inventory_data, command):
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps(inventory_data))
     env = dict(
         os.environ,
         ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
@@ -54,7 +81,4 @@ def test_bad_inventory_refused_before_any_connection(tmp_path, command):
         timeout=180,
         check=False,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert EVEN_ETCD in output, output[-3000:]
-    assert "UNREACHABLE" not in output, "a host was contacted:\n" + output[-3000:]
+    return result, result.stdout + result.stderr

@@ -310,4 +310,5 @@ def test_filters_are_registered():
         "inventory_errors",
         "host_errors",
         "unknown_variables",
+        "variable_type_errors",
     }

@@ -216,3 +216,51 @@ def test_an_etcd_only_host_of_another_family_is_no_node():
 )
 def test_api_endpoint_defaults_by_mode(mode, endpoint, expected):
     assert pf.api_endpoint(mode, endpoint) == expected
+
+
+# --------------------------------------------------------------------------- types (one line per variable)
+
+SPECS = {
+    "cluster_node_pod_cidr_prefix": {"type": "int", "default": 24, "description": "x"},
+    "load_balancer_mode": {"type": "str", "choices": ["none", "vip", "local"], "default": "none"},
+    "download_items": {"type": "list", "elements": "dict", "required": True},
+    "addons_extra": {
+        "type": "list",
+        "elements": "dict",
+        "options": {
+            "name": {"type": "str", "required": True},
+            "type": {"type": "str", "choices": ["helm", "manifests"]},
+        },
+    },
+}
+
+
+def test_type_errors_one_line_per_variable_naming_the_hosts_when_not_all():
+    values = {
+        "cp1": {"cluster_node_pod_cidr_prefix": "abc", "load_balancer_mode": "haproxy"},
+        "w1": {"cluster_node_pod_cidr_prefix": "abc", "load_balancer_mode": "none"},
+    }
+    assert pf.type_errors(values, SPECS) == [
+        "argument 'cluster_node_pod_cidr_prefix' is of type str and we were unable to convert to int: \"'abc'\" "
+        "cannot be converted to an int",
+        "value of load_balancer_mode must be one of: none, vip, local, got: haproxy (host cp1)",
+    ]
+
+
+def test_type_errors_check_sub_options_and_ignore_undeclared_and_absent_variables():
+    values = {
+        "cp1": {"addons_extra": [{"type": "kustomize"}], "some_other_var": "x", "cluster_node_pod_cidr_prefix": "25"}
+    }
+    assert pf.type_errors(values, SPECS) == [
+        "missing required arguments: name found in addons_extra",
+        "value of type must be one of: helm, manifests, got: kustomize found in addons_extra",
+    ]
+    assert pf.type_errors({"cp1": {}, "w1": {"load_balancer_mode": "vip"}}, SPECS) == []  # download_items absent: fine
+
+
+def test_the_endpoint_is_left_to_its_own_check_with_its_better_message():
+    specs = dict(SPECS, cluster_api_endpoint={"type": "dict"})
+    assert pf.type_errors({"cp1": {"cluster_api_endpoint": "https://192.0.2.100:8443"}}, specs) == []
+    assert "cluster_api_endpoint: {host: 192.0.2.100, port: 8443}" in " ".join(
+        _errors({"cluster_api_endpoint": "https://192.0.2.100:8443"})
+    )
