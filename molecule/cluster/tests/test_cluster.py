@@ -294,10 +294,20 @@ def test_admin_kubeconfig_fetched_to_the_controller():
         assert "server: https://%s:%d" % (VIP, LB_PORT) in handle.read().replace('"', "")
 
 
+def _settled_node(name):
+    """The Node once Ready without the lifecycle controller's not-ready taint (a changed --node-labels or
+    --register-with-taints restarts the kubelet, which may report NotReady for a moment), else None."""
+    node = json.loads(_host(FIRST).check_output("%s get node %s -o json" % (KUBECTL, name)))
+    ready = [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+    lifecycle = [t for t in node["spec"].get("taints", []) if t["key"].startswith("node.kubernetes.io/")]
+    return node if ready and not lifecycle else None
+
+
 def _pools(*extra):
     rc, output = run_playbook("kubernetes.yml", "--tags", "worker", *extra)
     assert rc == 0, output[-3000:]
-    node = json.loads(_host(FIRST).check_output("%s get node ks-cl-4 -o json" % KUBECTL))
+    node = _deadline_poll(lambda: _settled_node("ks-cl-4"), 120)
+    assert node, "ks-cl-4 not Ready 120 s after the worker run"
     return node["metadata"]["labels"], node["spec"].get("taints", []), recap(output)
 
 
@@ -379,6 +389,19 @@ def test_with_one_control_plane_host_stopped_the_api_answers_and_schedules():
         # the lab network is internal: the default route the prepare step added went with the old interface
         # (without it the host's own ClusterIP connections fail "network unreachable")
         _deadline_poll(lambda: _host(holder).run("ip route replace default via %s" % GATEWAY).rc == 0, 60)
+        # the steps after this one need a settled cluster (they assert it first): the returning etcd member can
+        # call an election ("etcdserver: leader changed" for writes meanwhile), and its apiserver must answer again
+        _deadline_poll(_cluster_settled, 180)
+
+
+def _cluster_settled():
+    """Every apiserver answers /readyz on its own address and a write through etcd succeeds."""
+    first = _host(FIRST)
+    for address in CONTROL_PLANE.values():
+        if first.run("%s --server https://%s:6443 get --raw /readyz" % (KUBECTL, address)).rc != 0:
+            return False
+    first.run("%s delete configmap ks-settled --ignore-not-found" % KUBECTL)
+    return first.run("%s create configmap ks-settled --from-literal=at=%d" % (KUBECTL, time.time())).rc == 0
 
 
 # Last in this file: these steps restart apiservers and take one down on purpose; the checks above run first on the
@@ -415,6 +438,7 @@ def _read_secret(name, secret):
 def test_safety_1_a_bad_control_plane_change_stops_at_the_first_host_while_the_others_serve():
     """A converge that changes the apiserver's flags restarts one running host at a time, gated on /readyz: a flag
     the apiserver refuses stops the roll at the first host; the others are not restarted and keep serving."""
+    assert _deadline_poll(_cluster_settled, 180), "the cluster did not settle after the failover test"
     first = _host(FIRST)
     first.run("%s delete secret ks-kept --ignore-not-found" % KUBECTL)
     assert first.run("%s create secret generic ks-kept --from-literal=word=kept-canary" % KUBECTL).rc == 0
