@@ -23,6 +23,11 @@
 #                                   build what is missing (default: all = containerd etcd images)
 #   tools/build-artifacts.sh verify [all|containerd|etcd|images|kubernetes]...
 #                                   unpack and run every artifact in the mirror, check the checksums
+#   tools/build-artifacts.sh pins [PATH...]
+#                                   print download_pins (YAML) for these mirror paths (default: every file
+#                                   but the checksum files) from index.txt: run it right after a build and
+#                                   keep the output with the inventory (pins taken later from a mirror you
+#                                   no longer trust prove nothing)
 #   tools/build-artifacts.sh needs PATH...
 #                                   build the groups that make these mirror paths (e.g. the list
 #                                   playbooks/artifacts.yml derives from an inventory), then fail naming
@@ -1193,6 +1198,23 @@ group_of() {
   return 1
 }
 
+# pins [PATH...]: the download_pins entries (mirror path = pin key) of PATHs, else of every file but checksum
+# files, from index.txt; fails naming a path the index lacks
+pins() {
+  local index=$MIRROR/index.txt path sha missing=()
+  [[ -s $index ]] || die "no $index: build the mirror first"
+  echo "download_pins:"
+  if [[ $# == 0 ]]; then
+    awk '$2 !~ /(\.sha256|\.sha256sum|SHA256SUMS)$/ { printf "  %s: %s\n", $2, $1 }' "$index"
+    return 0
+  fi
+  for path in "$@"; do
+    sha=$(awk -v p="$path" '$2 == p { print $1; exit }' "$index")
+    if [[ -n $sha ]]; then printf '  %s: %s\n' "$path" "$sha"; else missing+=("$path"); fi
+  done
+  [[ ${#missing[@]} == 0 ]] || die "not in $index: ${missing[*]}"
+}
+
 # needs PATH...: build every group that makes one of the paths, then check that each path is in the mirror
 needs() {
   local path group groups=() unknown=() absent=()
@@ -1259,6 +1281,11 @@ main() {
     needs)
       shift
       needs "$@"
+      ;;
+    pins)
+      shift
+      lock shared
+      pins "$@"
       ;;
     verify)
       shift

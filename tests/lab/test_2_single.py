@@ -5,7 +5,8 @@ import json
 import os
 import sys
 
-from support.lab import first_host
+import yaml
+from support.lab import first_host, inventory
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "molecule", "shared"))
 from kscluster import KUBECTL, deadline_poll, ssh_host  # noqa: E402  (shared scenario helpers, not a package)
@@ -68,3 +69,15 @@ def test_the_node_is_ready_untainted_and_serves_a_pod_through_its_service():
         lambda: host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stdout.strip() == "single-ok", 30
     )
     assert answered, host.run("curl -sS --max-time 5 http://%s/" % cluster_ip).stderr
+
+
+def test_every_artifact_is_pinned_and_the_host_runs_the_pinned_kubelet():
+    """tools/lab pins every lab artifact to the sha256 the build recorded and sets download_require_pins: the run
+    above could not have used a file the mirror's own checksum files vouch for alone."""
+    with open(inventory(), encoding="utf-8") as handle:
+        lab_vars = yaml.safe_load(handle)["all"]["vars"]
+    assert lab_vars["download_require_pins"] is True
+    pins = lab_vars["download_pins"]
+    (kubelet,) = [key for key in pins if key.startswith("dl.k8s.io/") and key.endswith("/kubelet")]
+    running = _host().check_output("sha256sum $(readlink -f /usr/local/bin/kubelet)").split()[0]
+    assert running == pins[kubelet]
