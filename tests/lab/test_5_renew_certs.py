@@ -34,11 +34,15 @@ def _x509(host, pem_command):
 
 
 def _served(host):
+    """port -> the certificate served there, on the node address or else on loopback (etcd's peer port listens on
+    the node address only, controller-manager and scheduler on loopback only)."""
     served = {}
     for port in PORTS:
-        cert = _x509(host, "openssl s_client -connect 127.0.0.1:%d </dev/null 2>/dev/null" % port)
-        if cert:
-            served[port] = cert
+        for address in (ADDRESS, "127.0.0.1"):
+            cert = _x509(host, "openssl s_client -connect %s:%d </dev/null 2>/dev/null" % (address, port))
+            if cert:
+                served[port] = cert
+                break
     return served
 
 
