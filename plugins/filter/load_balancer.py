@@ -18,19 +18,8 @@ Example::
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.filter.cluster_network import node_address
+from ansible_collections.kubesmith.cluster.plugins.filter.cluster_network import _plain, node_address
 from ansible_collections.kubesmith.cluster.plugins.module_utils import lb_config
-
-
-def _plain(value):
-    """Ansible's lazy/tagged containers as plain dicts and lists."""
-    if isinstance(value, dict) or (hasattr(value, "keys") and hasattr(value, "__getitem__")):
-        return {str(k): _plain(value[k]) for k in list(value)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def _wrap(function):
