@@ -10,9 +10,10 @@ import grp
 import os
 import pwd
 import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import HostFilesError, ids, parse_mode
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import write_atomic as _write_atomic
 
 DOCUMENTATION = r"""
 ---
@@ -127,8 +128,7 @@ removed:
 MAX_SIZE = 1024 * 1024
 
 
-class PkiFilesError(Exception):
-    pass
+PkiFilesError = HostFilesError  # one error type with the shared file helpers
 
 
 def _mode_text(st_mode):
@@ -170,63 +170,9 @@ def read_paths(paths, content=True):
     return out
 
 
-def _ids(owner, group):
-    try:
-        uid = pwd.getpwnam(owner).pw_uid
-    except KeyError:
-        raise PkiFilesError("owner %r does not exist on this host" % owner) from None
-    try:
-        gid = grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise PkiFilesError("group %r does not exist on this host" % group) from None
-    return uid, gid
-
-
-def _mode(text):
-    try:
-        mode = int(str(text), 8)
-    except ValueError:
-        raise PkiFilesError("mode %r is not an octal mode such as '0600'" % (text,)) from None
-    if mode & ~0o7777:
-        raise PkiFilesError("mode %r is out of range" % (text,))
-    return mode
-
-
-def _makedirs(directory):
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-
-
-def _write_atomic(path, data, mode, uid, gid):
-    directory = os.path.dirname(path)
-    _makedirs(directory)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
-    try:
-        os.fchmod(fd, mode)
-        if (uid, gid) != (os.geteuid(), os.getegid()):
-            os.fchown(fd, uid, gid)
-        with os.fdopen(fd, "wb") as handle:
-            fd = None
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, path)
-        tmp = None
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    finally:
-        if fd is not None:
-            os.close(fd)
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def apply_files(entries, owner="root", group="root", check_mode=False):
     """Write/remove ``entries`` (dicts: path, content, mode, state). Returns (written, permissions_fixed, removed)."""
-    uid, gid = _ids(owner, group)
+    uid, gid = ids(owner, group)
     written, fixed, removed = [], [], []
     for entry in entries:
         path = entry["path"]
@@ -238,7 +184,7 @@ def apply_files(entries, owner="root", group="root", check_mode=False):
                 if not check_mode:
                     os.unlink(path)
             continue
-        mode = _mode(entry.get("mode") or "0600")
+        mode = parse_mode(entry.get("mode") or "0600")
         content = entry.get("content")
         try:
             st = os.stat(path)
