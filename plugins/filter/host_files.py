@@ -2,13 +2,20 @@
 
 from ansible.errors import AnsibleFilterError
 from ansible.plugins.filter.core import to_nice_yaml
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import component_restarts, unit_path
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import (
+    component_restarts,
+    sysctl_drift,
+    sysctl_path,
+    unit_path,
+)
 
 DOCUMENTATION_FILTERS = """
 component_files: (components, template, config_files) -> host_files entries: one unit per component (the role's
   template with item=component) and each configuration file (its data as YAML)
 template_files: (items, template, path with {} for the item's key) -> host_files entries, one per item, rendered
-  with item=the item
+  with item=the item (template none: each item's own `template`)
+sysctl_paths: (kernel parameter names) -> their /proc/sys paths
+sysctl_drift: (wanted {name: value}, host_files probed) -> names whose running value differs
 service_states: (names, names to restart) -> host_services units: restarted for those, started for the others
 component_restarts: (components, config_files, host_files result, binaries changed) -> names of the components
   that restart
@@ -28,8 +35,10 @@ def template_files(items, template, path, key="name", mode="0644"):
     for item in items:
         if not isinstance(item, dict) or not item.get(key):
             raise AnsibleFilterError("kubesmith.cluster.template_files: every item needs %r: %r" % (key, item))
-        out.append(dict(path=str(path).replace("{}", str(item[key])), template=template, vars={"item": item},
-                        mode=mode))
+        own = template or item.get("template")
+        if not own:
+            raise AnsibleFilterError("kubesmith.cluster.template_files: no template for %r" % (item[key],))
+        out.append(dict(path=str(path).replace("{}", str(item[key])), template=own, vars={"item": item}, mode=mode))
     return out
 
 
@@ -61,7 +70,18 @@ def service_states(names, restart=()):
     return [dict(name=n, state="restarted" if n in restart else "started") for n in names]
 
 
+def sysctl_paths(names):
+    return [sysctl_path(n) for n in names]
+
+
+def sysctl_drift_filter(wanted, probed):
+    if not isinstance(wanted, dict) or not isinstance(probed, dict):
+        raise AnsibleFilterError("kubesmith.cluster.sysctl_drift expects {name: value} and the probed dict")
+    return sysctl_drift(wanted, probed)
+
+
 class FilterModule:
     def filters(self):
         return {"component_files": component_files, "template_files": template_files,
-                "service_states": service_states, "component_restarts": component_restarts_filter}
+                "service_states": service_states, "sysctl_paths": sysctl_paths,
+                "sysctl_drift": sysctl_drift_filter, "component_restarts": component_restarts_filter}

@@ -156,6 +156,22 @@ def plan(directories=(), files=(), required=(), required_hint="", check_mode=Fal
     return actions
 
 
+def probe(paths, limit=65536):
+    """{path: its text (at most ``limit`` bytes), or None when it does not exist} - read before anything is written.
+    For small state files such as /proc/sys values."""
+    out = {}
+    for path in paths:
+        path = _absolute(path)
+        try:
+            with open(path, "rb") as handle:
+                out[path] = handle.read(limit).decode("utf-8", "replace")
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise HostFilesError("cannot read %s: %s" % (path, exc.strerror)) from None
+            out[path] = None
+    return out
+
+
 def write_atomic(path, data, mode, uid, gid, validate=None, run_command=None):
     """Temporary file beside ``path`` (mode and owner set before any byte), fsync, optional validation, rename."""
     directory = os.path.dirname(path)
@@ -257,3 +273,19 @@ def component_restarts(names, config_files, changed_paths, binaries_changed=Fals
     changed = set(changed_paths or ())
     hit = {entry["component"] for entry in config_files or () if entry["path"] in changed}
     return [name for name in names if name in hit or unit_path(name, unit_dir) in changed]
+
+
+def sysctl_path(name):
+    return "/proc/sys/" + str(name).replace(".", "/")
+
+
+def sysctl_drift(wanted, probed):
+    """Names of kernel parameters whose running value (``probed``: /proc/sys path -> text or None) is not the wanted
+    one; whitespace between fields does not count (the kernel separates them with tabs). A parameter the kernel
+    does not have counts as drift, so loading the file reports it."""
+    drift = []
+    for name, value in wanted.items():
+        current = probed.get(sysctl_path(name))
+        if current is None or current.split() != str(value).split():
+            drift.append(name)
+    return drift

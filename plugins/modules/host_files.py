@@ -9,7 +9,13 @@ import errno
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import HostFilesError, apply, plan, summary
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import (
+    HostFilesError,
+    apply,
+    plan,
+    probe,
+    summary,
+)
 
 DOCUMENTATION = r"""
 ---
@@ -106,6 +112,17 @@ options:
         type: str
         choices: [present, absent]
         default: present
+  absent:
+    description: Files to remove if they exist (the same as O(files) items with O(files[].state=absent)).
+    type: list
+    elements: path
+    default: []
+  probe:
+    description:
+      - Small files to read before anything is written (for example C(/proc/sys) values); returned in RV(probed).
+    type: list
+    elements: path
+    default: []
   required:
     description: Paths that must exist on the host before anything is written (not checked in check mode).
     type: list
@@ -153,6 +170,10 @@ written:
   returned: always
   type: list
   elements: str
+probed:
+  description: The text of each path of O(probe) (at most 64 KiB), or null when it does not exist.
+  returned: always
+  type: dict
 removed:
   description: Files that were (or would be) removed.
   returned: always
@@ -183,16 +204,19 @@ def main():
                 secret=dict(type="bool", default=False),
                 state=dict(type="str", choices=["present", "absent"], default="present"),
             )),
+            absent=dict(type="list", elements="path", default=[]),
+            probe=dict(type="list", elements="path", default=[]),
             required=dict(type="list", elements="path", default=[]),
             required_hint=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )
-    files = module.params["files"]
-    if any(f["template"] for f in files):
+    files = module.params["files"] + [dict(path=p, state="absent", secret=False) for p in module.params["absent"]]
+    if any(f.get("template") for f in files):
         module.fail_json(msg="files[].template is rendered by the action plugin: call the module as "
                              "kubesmith.cluster.host_files, not through a module-only path")
     try:
+        probed = probe(module.params["probe"])
         actions = plan(module.params["directories"], files, module.params["required"],
                        module.params["required_hint"], module.check_mode)
         if not module.check_mode:
@@ -202,8 +226,8 @@ def main():
     except OSError as exc:
         hint = " (run the task with become: true)" if exc.errno in (errno.EPERM, errno.EACCES) else ""
         module.fail_json(msg="cannot write %s: %s%s" % (exc.filename or "a file", exc.strerror, hint))
-    secret = {os.path.normpath(f["path"]) for f in files if f["secret"]}
-    module.exit_json(**summary(actions, module._diff, secret))
+    secret = {os.path.normpath(f["path"]) for f in files if f.get("secret")}
+    module.exit_json(probed=probed, **summary(actions, module._diff, secret))
 
 
 if __name__ == "__main__":

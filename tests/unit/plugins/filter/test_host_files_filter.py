@@ -19,7 +19,8 @@ AUDIT_POLICY_TEXT = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level:
 
 
 def test_filter_names():
-    assert set(FILTERS) == {"component_files", "template_files", "component_restarts", "service_states"}
+    assert set(FILTERS) == {"component_files", "template_files", "component_restarts", "service_states",
+                            "sysctl_paths", "sysctl_drift"}
     assert FILTERS["component_restarts"] is F.component_restarts_filter
 
 
@@ -280,3 +281,22 @@ def test_service_states():
     assert [s["state"] for s in FILTERS["service_states"](names, None)] == ["started"] * 3
     with pytest.raises(AnsibleFilterError, match="names must be unit names"):
         FILTERS["service_states"](["kubelet", ""])
+
+
+def test_template_files_without_a_template_takes_each_items_own():
+    manifests = [{"name": "coredns", "template": "coredns.yaml.j2"}, {"name": "metrics", "template": "m.yaml.j2"}]
+    out = F.template_files(manifests, None, "/etc/kubernetes/addons/{}.yaml", mode="0640")
+    assert [(e["path"], e["template"], e["mode"]) for e in out] == [
+        ("/etc/kubernetes/addons/coredns.yaml", "coredns.yaml.j2", "0640"),
+        ("/etc/kubernetes/addons/metrics.yaml", "m.yaml.j2", "0640"),
+    ]
+    with pytest.raises(AnsibleFilterError, match="no template for 'x'"):
+        F.template_files([{"name": "x"}], None, "/a/{}")
+
+
+def test_sysctl_paths_and_drift_filter():
+    assert F.sysctl_paths(["net.ipv4.ip_forward"]) == ["/proc/sys/net/ipv4/ip_forward"]
+    assert FILTERS["sysctl_drift"]({"net.ipv4.ip_forward": 1}, {"/proc/sys/net/ipv4/ip_forward": "0\n"}) == [
+        "net.ipv4.ip_forward"]
+    with pytest.raises(AnsibleFilterError):
+        FILTERS["sysctl_drift"]([], {})

@@ -18,7 +18,9 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files impor
     ids,
     parse_mode,
     plan,
+    probe,
     summary,
+    sysctl_drift,
     unit_path,
     write_atomic,
 )
@@ -803,3 +805,24 @@ def test_summary_in_check_mode_names_a_file_made_from_sources_this_run_writes_fi
     out = summary(plan([], [entry], check_mode=True), diff=True)
     assert out["written"] == [entry["path"]]
     assert out["diff"][0]["prepared"] == "%s: made from files this run writes first" % entry["path"]
+
+
+def test_probe_reads_files_before_anything_and_reports_missing_ones_as_none(tmp_path):
+    put(tmp_path / "value", "1\n")
+    out = probe([str(tmp_path / "value"), str(tmp_path / "nothing")])
+    assert out == {str(tmp_path / "value"): "1\n", str(tmp_path / "nothing"): None}
+    with pytest.raises(HostFilesError):
+        probe(["relative"])
+
+
+@pytest.mark.parametrize("probed, drift", [
+    ({"/proc/sys/net/ipv4/ip_forward": "1\n", "/proc/sys/net/ipv4/tcp_rmem": "4096\t87380\t6291456\n"}, []),
+    ({"/proc/sys/net/ipv4/ip_forward": "0\n", "/proc/sys/net/ipv4/tcp_rmem": "4096\t87380\t6291456\n"},
+     ["net.ipv4.ip_forward"]),
+    ({"/proc/sys/net/ipv4/ip_forward": "1\n"}, ["net.ipv4.tcp_rmem"]),  # unknown to the kernel: sysctl -p says so
+    ({"/proc/sys/net/ipv4/ip_forward": None, "/proc/sys/net/ipv4/tcp_rmem": "4096 87380 1\n"},
+     ["net.ipv4.ip_forward", "net.ipv4.tcp_rmem"]),
+])
+def test_sysctl_drift_compares_fields_not_whitespace(probed, drift):
+    wanted = {"net.ipv4.ip_forward": 1, "net.ipv4.tcp_rmem": "4096 87380 6291456"}
+    assert sysctl_drift(wanted, probed) == drift
