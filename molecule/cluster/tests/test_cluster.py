@@ -119,6 +119,24 @@ def test_apiserver_stop_is_bounded(name):
     assert timeout == "20s", timeout
 
 
+@pytest.mark.parametrize("name", sorted(NODES))
+def test_every_key_on_the_host_is_ecdsa_p256_as_pki_key_algorithm_defaults(name):
+    """pki_key_algorithm ecdsa-p256 (the default): every private key the PKI wrote on the host is a P-256 key, and
+    every certificate carries a P-256 public key - read from the files, not from the role's settings."""
+    host = _host(name)
+    keys = host.check_output("find %s /etc/etcd/pki -name '*.key' 2>/dev/null | sort" % PKI).split()
+    certs = host.check_output("find %s /etc/etcd/pki -name '*.crt' 2>/dev/null | sort" % PKI).split()
+    # a control-plane host holds its CAs, serving and client keys (13 on a stacked host); a worker its kubelet's
+    assert len(keys) >= (8 if name in CONTROL_PLANE else 1), keys
+    assert len(certs) >= len(keys) - 1, certs  # sa.key has no certificate
+    for key in keys:
+        text = host.check_output("openssl pkey -in %s -noout -text" % key)
+        assert "ASN1 OID: prime256v1" in text and "NIST CURVE: P-256" in text, (key, text.splitlines()[:2])
+    for cert in certs:
+        text = host.check_output("openssl x509 -in %s -noout -text" % cert)
+        assert "id-ecPublicKey" in text and "NIST CURVE: P-256" in text, (cert, text.splitlines()[:12])
+
+
 @pytest.mark.parametrize("name", sorted(CONTROL_PLANE))
 def test_encryption_and_audit_files_are_private(name):
     host = _host(name)
