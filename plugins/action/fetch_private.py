@@ -13,9 +13,19 @@ import os
 from ansible.plugins.action.fetch import ActionModule as FetchAction
 from ansible_collections.kubesmith.cluster.plugins.module_utils import private_dir
 
+# What fetch_private takes (documented in plugins/modules/fetch_private.py): fetch's options for one file.
+ARGUMENT_SPEC = dict(
+    src=dict(type="str", required=True),
+    dest=dict(type="str", required=True),
+    flat=dict(type="bool", required=True),
+    fail_on_missing=dict(type="bool", default=True),
+    validate_checksum=dict(type="bool", default=True),
+)
+
 
 class ActionModule(FetchAction):
     def run(self, tmp=None, task_vars=None):
+        self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)  # unknown or missing options fail here, by name
         args = self._task.args
         dest = os.path.expanduser(str(args.get("dest") or ""))
         if not args.get("flat"):

@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_args import ETCD_TLS_SPEC
 from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_client import (
     EtcdCluster,
     EtcdError,
@@ -49,6 +50,8 @@ description:
 version_added: 0.1.0
 author:
   - kubesmith maintainers
+extends_documentation_fragment:
+  - kubesmith.cluster.etcd_tls
 options:
   endpoints:
     description:
@@ -57,19 +60,6 @@ options:
     type: list
     elements: str
     default: [https://127.0.0.1:2379]
-  ca_cert:
-    description:
-      - CA bundle that signed the etcd server certificates (etcd C(--trusted-ca-file)). Without it the system trust
-        store is used.
-    type: path
-  client_cert:
-    description:
-      - Client certificate (PEM) signed by the CA etcd trusts; required by etcd's C(--client-cert-auth).
-    type: path
-  client_key:
-    description:
-      - Private key of O(client_cert) (PEM, unencrypted). Only the path is passed; the key is never logged.
-    type: path
   timeout:
     description:
       - Seconds to wait for the connection and for each read of every API request.
@@ -373,9 +363,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             endpoints=dict(type="list", elements="str", default=["https://127.0.0.1:2379"]),
-            ca_cert=dict(type="path"),
-            client_cert=dict(type="path"),
-            client_key=dict(type="path", no_log=False),
+            **ETCD_TLS_SPEC,
             timeout=dict(type="float", default=5.0),
             health_timeout=dict(type="float", default=2.0),
             state=dict(type="str", default="list", choices=["list", "present", "absent", "promoted"]),

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_args import ETCD_TLS_SPEC
 from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_client import (
     EtcdClient,
     EtcdError,
@@ -55,6 +56,8 @@ description:
 version_added: 0.1.0
 author:
   - kubesmith maintainers
+extends_documentation_fragment:
+  - kubesmith.cluster.etcd_tls
 options:
   state:
     description:
@@ -70,15 +73,6 @@ options:
     type: list
     elements: str
     default: [https://127.0.0.1:2379]
-  ca_cert:
-    description: CA bundle that signed the etcd server certificates.
-    type: path
-  client_cert:
-    description: Client certificate signed by the CA etcd trusts.
-    type: path
-  client_key:
-    description: Private key of O(client_cert). Only the path is passed.
-    type: path
   timeout:
     description:
       - Seconds to wait for the connection and for each read of the stream (not for the whole snapshot).
@@ -476,9 +470,7 @@ def main():
         argument_spec=dict(
             state=dict(type="str", default="saved", choices=["saved", "restored"]),
             endpoints=dict(type="list", elements="str", default=["https://127.0.0.1:2379"]),
-            ca_cert=dict(type="path"),
-            client_cert=dict(type="path"),
-            client_key=dict(type="path", no_log=False),
+            **ETCD_TLS_SPEC,
             timeout=dict(type="float", default=30.0),
             require_leader=dict(type="bool", default=True),
             dest_dir=dict(type="path"),
