@@ -24,6 +24,7 @@ Component configuration (``settings`` is one dict; build it once in the role's v
     kube_audit_policy(version)                       -> audit Policy dict
     kube_config_files(settings)                      -> {encryption_config_file: path, ...}
     kube_systemd_args(args)                          -> flags joined for a systemd ExecStart= line
+    kube_tls_cipher_suites(value)                    -> the TLS 1.2 suites to serve with (None: kubesmith's list)
 
 Versions::
 
@@ -143,6 +144,10 @@ def kube_systemd_args(args, indent="    "):
     return kube_config.systemd_exec_args(_plain(args), indent=indent)
 
 
+def kube_tls_cipher_suites(value):
+    return _call("kube_tls_cipher_suites", kube_config.tls_cipher_suites, value)
+
+
 def kube_version_supported(version, allow_prerelease=False):
     return kube_versions.supported(_plain(version), allow_prerelease=bool(allow_prerelease))
 
@@ -185,6 +190,7 @@ class FilterModule(object):
             "kube_audit_policy": kube_audit_policy,
             "kube_config_files": kube_config_files,
             "kube_systemd_args": kube_systemd_args,
+            "kube_tls_cipher_suites": kube_tls_cipher_suites,
             "kube_version_supported": kube_version_supported,
             "kube_minor": kube_minor,
             "kube_version_compare": kube_version_compare,

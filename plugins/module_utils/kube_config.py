@@ -42,6 +42,9 @@ Paths (layout of ``plugins/module_utils/pki.py``):
   ``etcd_pki_dir`` ("/etc/etcd/pki": ca.crt), ``kubeconfig_dir`` ("/etc/kubernetes": controller-manager.conf,
   scheduler.conf, kubelet.conf, kube-proxy.conf), ``config_dir`` ("/etc/kubernetes": where the rendered files
   go; see :func:`config_files` for the names; each ``*_file`` key below overrides one).
+TLS of every serving component (apiserver, controller-manager, scheduler, kubelet):
+  ``tls_cipher_suites`` (None: :data:`TLS_CIPHER_SUITES`, ECDHE with AES-GCM or ChaCha20-Poly1305 only;
+  ``[]``: the Go runtime's default list, which still offers CBC and static-RSA suites; or a list of names).
 kube-apiserver:
   ``advertise_address`` (*required for* apiserver_args: this control-plane host's address, not loopback),
   ``etcd_servers`` (*required for* apiserver_args: list -- or comma-separated string -- of https:// client
@@ -93,6 +96,7 @@ Security decisions (what is always rendered)
 --------------------------------------------
 * kube-apiserver: secure port only (``--insecure-port=0`` on 1.20, where the flag still exists),
   ``--authorization-mode=Node,RBAC``, ``NodeRestriction``, ``--profiling=false``, TLS 1.2+, client
+  TLS 1.2 suites limited to ``tls_cipher_suites``, client
   certificates for etcd (``apiserver-etcd-client``) and kubelets (``apiserver-kubelet-client``), kubelet
   serving certificates verified, front-proxy (aggregation) flags, service-account issuer and key files,
   encryption at rest (``--encryption-provider-config``, reloaded without restart where the version can) and
@@ -107,10 +111,12 @@ Security decisions (what is always rendered)
 * kube-controller-manager / kube-scheduler: ``--bind-address=127.0.0.1`` (secure ports 10257/10259 on
   loopback only; ``--port=0`` on 1.20 closes the insecure ports), leader election on, own kubeconfigs for
   client, authentication and authorization, ``--use-service-account-credentials``, cluster signing with the
-  cluster CA, node CIDR allocation from ``pod_cidr``/``node_cidr_mask``, profiling off. kube-scheduler 1.20
+  cluster CA, node CIDR allocation from ``pod_cidr``/``node_cidr_mask``, profiling off, TLS 1.2+ with
+  ``tls_cipher_suites``. kube-scheduler 1.20
   runs from flags, not from its config file, because a 1.20 config file reopens the insecure port 10251.
 * kubelet: anonymous auth off, webhook authentication and authorization, client CA ca.crt, serving
-  certificate kubelet.crt/.key from kube_pki, read-only port 0, healthz on 127.0.0.1, TLS 1.2+.
+  certificate kubelet.crt/.key from kube_pki, read-only port 0, healthz on 127.0.0.1, TLS 1.2+ with
+  ``tls_cipher_suites``.
   ``rotateCertificates: false`` and ``serverTLSBootstrap: false``: kube_pki issues and renews the kubelet's
   client and serving certificates (``renew_certs.yml``), so there is no CSR approval flow to secure.
 * kube-proxy: iptables mode (IPVS is not available on the test hosts), ``clusterCIDR`` = ``pod_cidr``,
@@ -147,6 +153,9 @@ DEFAULTS = {
     "etcd_pki_dir": "/etc/etcd/pki",
     "kubeconfig_dir": "/etc/kubernetes",
     "config_dir": "/etc/kubernetes",
+    # TLS 1.2 cipher suites of every serving component (apiserver, controller-manager, scheduler, kubelet);
+    # None: TLS_CIPHER_SUITES, []: the Go runtime's own list
+    "tls_cipher_suites": None,
     # kube-apiserver
     "advertise_address": None,
     "etcd_servers": None,
@@ -222,6 +231,18 @@ CGROUP_DRIVERS = ("systemd", "cgroupfs")
 KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 HEALTH_PATHS = ("/livez", "/readyz", "/healthz")
+# The TLS 1.2 suites every serving component offers by default (TLS 1.3 is always on and has no knob): ECDHE key
+# exchange with an AEAD cipher, nothing else, so TLS 1.0/1.1, static-RSA key exchange and CBC modes cannot be
+# negotiated. The names are ones that Kubernetes 1.20+ and etcd 3.4+ all accept (the etcd role uses this list too).
+TLS_CIPHER_SUITES = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+)
+_CIPHER_SUITE_RE = re.compile(r"^TLS_[A-Z0-9_]+$")
 ENCRYPTION_PROVIDERS = {"secretbox": (32,), "aescbc": (16, 24, 32), "aesgcm": (16, 24, 32)}
 
 # Front-proxy (aggregation layer) request headers: the values every aggregated API server expects.
@@ -296,10 +317,33 @@ def _settings(settings):
     for key in _BOOLEANS:
         if s[key] is not None and not isinstance(s[key], bool):
             raise KubeConfigError("%s must be true or false (got %r)" % (key, s[key]))
+    s["tls_cipher_suites"] = tls_cipher_suites(s["tls_cipher_suites"])
     for key in (k for k in DEFAULTS if k.endswith(("_extra_args", "_overrides")) or k == "node_labels"):
         if not isinstance(s[key], dict):
             raise KubeConfigError("%s must be a dict (got %r)" % (key, s[key]))
     return s
+
+
+def tls_cipher_suites(value):
+    """The cipher-suite list a component serves with: ``None`` gives :data:`TLS_CIPHER_SUITES`, a list is checked
+    (IANA names such as TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256) and returned, ``[]`` leaves the choice to Go."""
+    if value is None:
+        return list(TLS_CIPHER_SUITES)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and _CIPHER_SUITE_RE.match(v) for v in value):
+        raise KubeConfigError(
+            "tls_cipher_suites must be a list of cipher suite names such as TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 "
+            "(got %r)" % (value,)
+        )
+    if len(set(value)) != len(value):
+        raise KubeConfigError("tls_cipher_suites lists a suite twice (got %r)" % (list(value),))
+    return list(value)
+
+
+def _serving_tls(f, s):
+    """TLS 1.2 at least, and the configured TLS 1.2 suites, on a component's secure port."""
+    f.add("tls-min-version", "VersionTLS12")
+    if s["tls_cipher_suites"]:
+        f.add("tls-cipher-suites", s["tls_cipher_suites"])
 
 
 def _network(name, value):
@@ -431,7 +475,7 @@ def apiserver_args(version, settings):
     f.add("client-ca-file", _join(pki, "ca.crt"))
     f.add("tls-cert-file", _join(pki, "apiserver.crt"))
     f.add("tls-private-key-file", _join(pki, "apiserver.key"))
-    f.add("tls-min-version", "VersionTLS12")
+    _serving_tls(f, s)
     f.add("kubelet-client-certificate", _join(pki, "apiserver-kubelet-client.crt"))
     f.add("kubelet-client-key", _join(pki, "apiserver-kubelet-client.key"))
     if s["kubelet_certificate_authority"]:
@@ -544,6 +588,7 @@ def controller_manager_args(version, settings):
     f.add("node-cidr-mask-size", s["node_cidr_mask"])
     f.add("service-cluster-ip-range", str(_network("service_cidr", s["service_cidr"])))
     f.add("profiling", False)
+    _serving_tls(f, s)
     if s["feature_gates"]:
         f.add("feature-gates", _feature_gates(s["feature_gates"]))
     f.extend(s["controller_manager_extra_args"], "controller_manager_extra_args")
@@ -614,6 +659,7 @@ def scheduler_args(version, settings):
     f.add("authorization-kubeconfig", kubeconfig)
     f.add("client-ca-file", _join(s["pki_dir"], "ca.crt"))
     f.add("requestheader-client-ca-file", _join(s["pki_dir"], "front-proxy-ca.crt"))
+    _serving_tls(f, s)
     if s["feature_gates"]:
         f.add("feature-gates", _feature_gates(s["feature_gates"]))
     f.extend(s["scheduler_extra_args"], "scheduler_extra_args")
@@ -744,6 +790,8 @@ def kubelet_config(version, settings):
         "tlsPrivateKeyFile": _join(pki, "kubelet.key"),
         "tlsMinVersion": "VersionTLS12",
     }
+    if s["tls_cipher_suites"]:
+        config["tlsCipherSuites"] = s["tls_cipher_suites"]
     if info.kubelet_runtime_endpoint_in_config:
         config["containerRuntimeEndpoint"] = _cri_socket(s)
     if info.kubelet_taints_in_config and s["node_taints"]:

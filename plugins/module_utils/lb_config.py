@@ -13,7 +13,8 @@ Modes (variable ``load_balancer_mode``):
 ``vip``
     haproxy + keepalived on the hosts of group ``load_balancers`` (or, when that group is empty, on the
     control-plane hosts). keepalived moves a virtual IP -- ``cluster_api_endpoint.host`` -- between them with
-    unicast VRRP; haproxy listens on ``cluster_api_endpoint.port`` on every address of each host.
+    unicast VRRP, accepting adverts only from the listed peers (``check_unicast_src``); haproxy listens on
+    ``cluster_api_endpoint.port`` on every address of each host.
 ``local``
     haproxy on every node (control-plane and workers) listening on ``127.0.0.1:<cluster_api_endpoint.port>``
     (``cluster_api_endpoint.host`` must be a loopback address).
@@ -391,6 +392,8 @@ def keepalived_config(raw):
     if s["nopreempt"]:
         lines.append("    nopreempt")
     lines.append("    unicast_src_ip %s" % me["address"])
+    # adverts from any address but the peers' are dropped: a host on the same network cannot take the VIP over
+    lines.append("    check_unicast_src")
     lines.append("    unicast_peer {")
     lines += ["        %s" % peer for peer in peers]
     lines += [

@@ -5,6 +5,7 @@ import json
 import os
 import sys
 
+import pytest
 import yaml
 from support.lab import first_host, inventory
 
@@ -50,6 +51,39 @@ def test_every_component_runs_on_the_one_host():
         "kube-proxy",
     ):
         assert host.service(unit).is_running, unit
+
+
+# Every TLS port of the node: (label, address, port, client certificate the server requires or None).
+ETCD_CLIENT = "-cert /etc/etcd/pki/healthcheck-client.crt -key /etc/etcd/pki/healthcheck-client.key"
+ETCD_PEER = "-cert /etc/etcd/pki/peer.crt -key /etc/etcd/pki/peer.key"
+TLS_PORTS = [
+    ("etcd client", "127.0.0.1", 2379, ETCD_CLIENT),
+    ("etcd peer", ADDRESS, 2380, ETCD_PEER),
+    ("kube-apiserver", "127.0.0.1", 6443, None),
+    ("kube-controller-manager", "127.0.0.1", 10257, None),
+    ("kube-scheduler", "127.0.0.1", 10259, None),
+    ("kubelet", ADDRESS, 10250, None),
+]
+
+
+def _handshake(host, address, port, cipher, client):
+    """openssl s_client with one TLS 1.2 cipher offered -> (handshake done, output)."""
+    out = host.run(
+        "openssl s_client -connect %s:%d -tls1_2 -cipher '%s:@SECLEVEL=0' %s </dev/null 2>&1"
+        % (address, port, cipher, client or "")
+    )
+    return out.rc == 0 and ("Cipher is %s" % cipher) in out.stdout, out.stdout[-600:]
+
+
+@pytest.mark.parametrize("label,address,port,client", TLS_PORTS, ids=[p[0] for p in TLS_PORTS])
+def test_tls_ports_offer_ecdhe_aead_suites_and_refuse_cbc(label, address, port, client):
+    """The hardening default (kube_config.TLS_CIPHER_SUITES, etcd_tls_cipher_suites): a client offering only an
+    ECDHE CBC suite, which Go's own defaults accept, is refused; the GCM suite of the same key type is served."""
+    host = _host()
+    done, output = _handshake(host, address, port, "ECDHE-ECDSA-AES128-GCM-SHA256", client)
+    assert done, (label, output)
+    done, output = _handshake(host, address, port, "ECDHE-ECDSA-AES128-SHA", client)
+    assert not done and "alert" in output.lower(), (label, "the server did not refuse a CBC suite", output)
 
 
 def test_the_node_is_ready_untainted_and_serves_a_pod_through_its_service():

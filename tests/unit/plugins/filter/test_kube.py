@@ -28,6 +28,7 @@ EXPECTED_FILTERS = {
     "kube_audit_policy",
     "kube_config_files",
     "kube_systemd_args",
+    "kube_tls_cipher_suites",
     "kube_version_supported",
     "kube_minor",
     "kube_version_compare",
@@ -118,3 +119,10 @@ def test_node_pool_changes_filter_reports_errors_as_filter_errors():
     assert kube.kube_node_pool_changes(node, {"pool": "a"}, [])["label_args"] == ["pool=a"]
     with pytest.raises(AnsibleFilterError, match="kube_node_pool_changes"):
         kube.kube_node_pool_changes(node, {}, ["k=v:Never"])
+
+
+def test_tls_cipher_suites_filter_defaults_and_refuses_in_its_own_name():
+    assert kube.kube_tls_cipher_suites(None)[0] == "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    assert kube.kube_tls_cipher_suites([]) == []
+    with pytest.raises(AnsibleFilterError, match="kubesmith.cluster.kube_tls_cipher_suites: tls_cipher_suites must"):
+        kube.kube_tls_cipher_suites(["AES128-SHA"])

@@ -590,3 +590,54 @@ def test_systemd_exec_args():
     text = kc.systemd_exec_args(["--a=1", "--b=x y", '--c="q"', "--d=50%", "--e=a,b:c/d"])
     assert text.split(" \\\n    ") == ["--a=1", '"--b=x y"', '"--c=\\"q\\""', "--d=50%%", "--e=a,b:c/d"]
     assert kc.systemd_exec_args([]) == ""
+
+
+# --------------------------------------------------------------------------- TLS cipher suites
+
+SERVING = {
+    "kube-apiserver": kc.apiserver_args,
+    "kube-controller-manager": kc.controller_manager_args,
+    "kube-scheduler": kc.scheduler_args,
+}
+
+
+@pytest.mark.parametrize("minor", MINORS)
+@pytest.mark.parametrize("component", sorted(SERVING))
+def test_every_serving_component_offers_only_ecdhe_aead_suites_over_tls12(minor, component):
+    f = flags(SERVING[component](VERSIONS[minor], settings()))
+    assert f["--tls-min-version"] == "VersionTLS12"
+    suites = f["--tls-cipher-suites"].split(",")
+    assert suites == list(kc.TLS_CIPHER_SUITES)
+    assert all(s.startswith("TLS_ECDHE_") and s.endswith(("_GCM_SHA256", "_GCM_SHA384", "_POLY1305")) for s in suites)
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_kubelet_offers_the_same_suites(minor):
+    config = kc.kubelet_config(VERSIONS[minor], settings())
+    assert config["tlsMinVersion"] == "VersionTLS12"
+    assert config["tlsCipherSuites"] == list(kc.TLS_CIPHER_SUITES)
+
+
+def test_an_empty_suite_list_leaves_the_choice_to_go():
+    f = flags(kc.apiserver_args("1.20", settings(tls_cipher_suites=[])))
+    assert "--tls-cipher-suites" not in f and f["--tls-min-version"] == "VersionTLS12"
+    assert "tlsCipherSuites" not in kc.kubelet_config("1.20", settings(tls_cipher_suites=[]))
+
+
+def test_a_chosen_suite_list_is_rendered_as_given():
+    chosen = ["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"]
+    assert flags(kc.scheduler_args("1.20", settings(tls_cipher_suites=chosen)))["--tls-cipher-suites"] == chosen[0]
+    assert kc.kubelet_config("1.37", settings(tls_cipher_suites=chosen))["tlsCipherSuites"] == chosen
+
+
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "must be a list of cipher suite names"),
+        (["ECDHE-ECDSA-AES128-GCM-SHA256"], "must be a list of cipher suite names"),  # an OpenSSL name
+        (["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"], "lists a suite twice"),
+    ],
+)
+def test_a_bad_suite_list_is_refused(value, message):
+    with pytest.raises(kc.KubeConfigError, match=message):
+        kc.apiserver_args("1.20", settings(tls_cipher_suites=value))

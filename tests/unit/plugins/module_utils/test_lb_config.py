@@ -229,6 +229,7 @@ def test_vrrp_priorities_follow_inventory_order_and_peers_exclude_self(host, pri
     instance = directives(text, "vrrp_instance kube_apiserver {")
     assert "priority %d" % priority in instance
     assert "unicast_src_ip %s" % address in instance
+    assert "check_unicast_src" in instance  # adverts only from the peers listed below
     start = instance.index("unicast_peer {")
     assert instance[start + 1 : start + 1 + len(peers)] == peers
     assert instance[start + 1 + len(peers)] == "}"
