@@ -9,8 +9,12 @@ applied to one apiserver at a time so that every apiserver can always read what 
 
 ``plan(hosts, ...)`` reads the phase from the hosts' key lists, including a run interrupted half-way through a
 phase (some hosts done, others not), and returns the stages still to run with each stage's key list. States
-that no rotation produces (unrelated keys, one name with different secrets, different providers, a host with
-only the old key while another already encrypts with the new one) are refused with what to fix.
+that no rotation produces (unrelated keys, one name with different secrets or providers, a host with only the
+old key while another already encrypts with the new one) are refused with what to fix.
+
+A rotation also moves the cluster to another provider (aescbc -> secretbox): the new key is made for the
+inventory's ``control_plane_encryption_provider`` and each key keeps its own provider while both are listed, so
+``[A (aescbc), B (secretbox)]`` renders as two provider entries (``kube_config.encryption_config``).
 
 Key material is only in the returned ``keys``/``old``/``new`` entries; messages and ``summary`` name keys, never
 their secrets.
@@ -25,6 +29,7 @@ import os
 import re
 
 PHASES = ("add", "primary", "rewrite", "remove")
+ENCRYPTING = ("aescbc", "secretbox", "aesgcm")
 _KEY_N = re.compile(r"^key(\d+)$")
 
 
@@ -33,9 +38,10 @@ class RotationError(Exception):
 
 
 def parse_config(host, doc, path="/etc/kubernetes/encryption-config.yaml"):
-    """One host's EncryptionConfiguration -> ``{"host", "provider", "keys": [{name, secret}], "resources",
-    "identity_fallback"}``. Only kubesmith's shape is understood: one resources entry whose first provider
-    encrypts (aescbc, secretbox, aesgcm) and an optional ``identity`` after it."""
+    """One host's EncryptionConfiguration -> ``{"host", "provider", "keys": [{name, secret, provider}],
+    "resources", "identity_fallback"}``. Only kubesmith's shape is understood: one resources entry whose
+    providers encrypt (aescbc, secretbox, aesgcm; two of them while a rotation changes the provider) and an
+    optional ``identity`` last. ``provider`` is the first one: the provider new writes use."""
     where = "%s: %s" % (host, path)
     if not isinstance(doc, dict) or doc.get("kind") != "EncryptionConfiguration":
         raise RotationError("%s is missing or not an EncryptionConfiguration: run site.yml first" % where)
@@ -44,37 +50,38 @@ def parse_config(host, doc, path="/etc/kubernetes/encryption-config.yaml"):
         raise RotationError("%s: expected one resources entry (as kubesmith writes it), found another layout" % where)
     entry = resources[0]
     providers = entry.get("providers") or []
-    if not isinstance(providers, list) or not providers or not isinstance(providers[0], dict):
+    if not isinstance(providers, list) or not providers or not all(isinstance(p, dict) for p in providers):
         raise RotationError("%s: no providers" % where)
-    first = providers[0]
-    if len(first) != 1:
+    if any(len(p) != 1 for p in providers):
         raise RotationError("%s: a provider entry must name one provider" % where)
-    provider = next(iter(first))
-    if provider == "identity":
+    names = [next(iter(p)) for p in providers]
+    if names[0] == "identity":
         raise RotationError(
             "%s: identity comes first, so nothing is encrypted at rest; there is no key to rotate" % where
         )
-    body = first[provider] or {}
-    keys = body.get("keys") if isinstance(body, dict) else None
-    if not isinstance(keys, list) or not keys:
-        raise RotationError("%s: provider %s has no keys" % (where, provider))
-    out = []
-    for key in keys:
-        if not isinstance(key, dict) or not key.get("name") or not key.get("secret"):
-            raise RotationError("%s: every key needs a name and a secret" % where)
-        out.append({"name": str(key["name"]), "secret": str(key["secret"])})
-    rest = providers[1:]
-    if any(not isinstance(p, dict) or list(p) != ["identity"] for p in rest):
+    fallback = names[-1] == "identity"
+    encrypting = names[:-1] if fallback else names
+    if "identity" in encrypting or any(name not in ENCRYPTING for name in encrypting):
         raise RotationError(
-            "%s: providers after %s other than identity (a provider change in progress?): finish it by hand"
-            % (where, provider)
+            "%s: providers %s: kubesmith writes %s, then identity last; change this file by hand"
+            % (where, ", ".join(names), " or ".join(ENCRYPTING))
         )
+    out = []
+    for provider, entry_body in zip(encrypting, providers):
+        body = entry_body[provider] or {}
+        keys = body.get("keys") if isinstance(body, dict) else None
+        if not isinstance(keys, list) or not keys:
+            raise RotationError("%s: provider %s has no keys" % (where, provider))
+        for key in keys:
+            if not isinstance(key, dict) or not key.get("name") or not key.get("secret"):
+                raise RotationError("%s: every key needs a name and a secret" % where)
+            out.append({"name": str(key["name"]), "secret": str(key["secret"]), "provider": provider})
     return {
         "host": host,
-        "provider": provider,
+        "provider": encrypting[0],
         "keys": out,
         "resources": [str(r) for r in entry.get("resources") or []],
-        "identity_fallback": bool(rest),
+        "identity_fallback": fallback,
     }
 
 
@@ -110,29 +117,20 @@ def _newer(first, second, fallback):
 
 def plan(states, expected_provider=None, stop_after="", secret=None):
     """What is left of the rotation. ``states``: ``parse_config`` results in walking order (the playbook's
-    order of control-plane hosts). ``expected_provider``: the inventory's provider; a different one on the hosts
-    is refused (site.yml would rewrite the files with it). ``stop_after``: end after this phase (tests).
-    ``secret``: the new key's secret when a rotation starts (default: 32 random bytes).
+    order of control-plane hosts). ``expected_provider``: the inventory's provider, the one a new rotation's key
+    is made for (a cluster on another provider moves to it); None keeps the provider in use. ``stop_after``: end
+    after this phase (tests). ``secret``: the new key's secret when a rotation starts (default: 32 random bytes).
 
     Returns ``{"phase", "old", "new", "stages": [{"name", "keys"}], "provider", "resources",
     "identity_fallback", "summary", "hosts": {host: [names]}}``; ``keys`` of a stage is the key list every host
-    gets in it (None for ``rewrite``)."""
+    gets in it (None for ``rewrite``), each key with its ``provider``; ``provider`` is the new key's."""
     if stop_after not in ("", None) + PHASES:
         raise RotationError("stop after %r: must be one of %s (or empty)" % (stop_after, ", ".join(PHASES)))
     if not states:
         raise RotationError("no control-plane host to rotate the encryption key on")
-    providers = sorted({s["provider"] for s in states})
-    if len(providers) != 1:
+    if expected_provider and expected_provider not in ENCRYPTING:
         raise RotationError(
-            "the apiservers use different providers (%s): make every %s the same (site.yml writes the "
-            "inventory's control_plane_encryption_provider) before rotating"
-            % (", ".join("%s=%s" % (s["host"], s["provider"]) for s in states), "encryption-config.yaml")
-        )
-    provider = providers[0]
-    if expected_provider and provider != expected_provider:
-        raise RotationError(
-            "the apiservers encrypt with %s but control_plane_encryption_provider is %s: a provider change is not "
-            "a key rotation; set control_plane_encryption_provider: %s" % (provider, expected_provider, provider)
+            "control_plane_encryption_provider %r is not one of %s" % (expected_provider, ", ".join(ENCRYPTING))
         )
     layouts = {(tuple(s["resources"]), s["identity_fallback"]) for s in states}
     if len(layouts) != 1:
@@ -140,17 +138,23 @@ def plan(states, expected_provider=None, stop_after="", secret=None):
             "the apiservers' configurations list different resources or identity fallbacks: run site.yml to make "
             "them the same first"
         )
-    secrets = {}
+    secrets = {}  # name -> (secret, provider, host it was first seen on)
     for s in states:
         if len(set(_names(s))) != len(s["keys"]):
             raise RotationError("%s: a key name is used twice in its encryption configuration" % s["host"])
         for key in s["keys"]:
-            seen = secrets.setdefault(key["name"], (key["secret"], s["host"]))
+            seen = secrets.setdefault(key["name"], (key["secret"], key["provider"], s["host"]))
             if seen[0] != key["secret"]:
                 raise RotationError(
                     "key %s has a different secret on %s than on %s: one of them cannot read what the other "
                     "writes; restore the same key on both (from a backup of encryption-config.yaml)"
-                    % (key["name"], s["host"], seen[1])
+                    % (key["name"], s["host"], seen[2])
+                )
+            if seen[1] != key["provider"]:
+                raise RotationError(
+                    "key %s is listed under %s on %s but under %s on %s: make every encryption-config.yaml list it "
+                    "under the same provider (from a backup)"
+                    % (key["name"], seen[1], seen[2], key["provider"], s["host"])
                 )
     names = sorted(secrets)
     lists = [tuple(_names(s)) for s in states]
@@ -158,14 +162,16 @@ def plan(states, expected_provider=None, stop_after="", secret=None):
     describe = ", ".join("%s=[%s]" % (s["host"], ",".join(_names(s))) for s in states)
 
     def key(name):
-        return {"name": name, "secret": secrets[name][0]}
+        return {"name": name, "secret": secrets[name][0], "provider": secrets[name][1]}
 
     if len(names) == 1:
         old = names[0]
         new = new_key_name(names)
-        secrets[new] = (secret or new_secret(), None)
+        secrets[new] = (secret or new_secret(), expected_provider or secrets[old][1], None)
         phase = "add"
         summary = "new rotation: %s -> %s (new key generated)" % (old, new)
+        if secrets[new][1] != secrets[old][1]:
+            summary += "; the provider changes from %s to %s" % (secrets[old][1], secrets[new][1])
     elif len(names) == 2:
         if any(len(item) > 2 for item in lists):
             raise RotationError("unexpected key lists (%s): at most two keys during a rotation" % describe)
@@ -202,6 +208,11 @@ def plan(states, expected_provider=None, stop_after="", secret=None):
                 old = next(n for n in names if n != new)
                 phase = "primary"
         summary = "rotation %s -> %s in progress, resuming at phase %s (%s)" % (old, new, phase, describe)
+        if expected_provider and secrets[new][1] != expected_provider:
+            summary += (
+                "; it finishes on %s: run the rotation again afterwards to move to control_plane_encryption_provider "
+                "%s" % (secrets[new][1], expected_provider)
+            )
     else:
         raise RotationError(
             "the apiservers know %d keys (%s): a rotation has one old and one new key; make every "
@@ -223,7 +234,7 @@ def plan(states, expected_provider=None, stop_after="", secret=None):
         "new": key(new),
         "stages": stages,
         "stage_names": [s["name"] for s in stages],
-        "provider": provider,
+        "provider": secrets[new][1],
         "resources": states[0]["resources"],
         "identity_fallback": states[0]["identity_fallback"],
         "summary": summary,
@@ -290,7 +301,7 @@ def site_keys(reads, pinned=None, expected_provider="aescbc", secrets_stored=Non
     if states and expected_provider and provider != expected_provider:
         notice = (
             "the cluster encrypts with %s: kept (control_plane_encryption_provider=%s applies to new clusters; "
-            "changing the provider of a running cluster is not supported by site.yml)" % (provider, expected_provider)
+            "rotate_encryption_key.yml moves a running cluster to it)" % (provider, expected_provider)
         )
     if pinned:
         secrets = {str(k.get("secret")) for k in pinned if isinstance(k, dict)}

@@ -892,23 +892,23 @@ def encryption_config(keys, provider="secretbox", resources=("secrets",), identi
     ``keys``: list of ``{"name": ..., "secret": <base64>}``, newest first. The first key encrypts new writes;
     every key decrypts. Key rotation: put the new key first, restart (or let 1.35+ reload), rewrite all Secrets
     (``kubectl get secrets -A -o json | kubectl replace -f -``), then drop the old key.
-    ``provider``: ``secretbox`` (XSalsa20-Poly1305, 32-byte keys; default), ``aescbc`` or ``aesgcm``.
+    ``provider``: ``secretbox`` (XSalsa20-Poly1305, 32-byte keys; default), ``aescbc`` or ``aesgcm``. A key may
+    name its own ``provider`` (a rotation from one provider to another holds a key of each): consecutive keys of
+    one provider share one provider entry, in the order given.
     ``identity_fallback``: keep ``identity`` last so data written before encryption was turned on stays
     readable (remove it once everything was rewritten).
     ``version``: the Kubernetes version whose table row gives the apiVersion (default: the newest minor; the
     apiVersion ``apiserver.config.k8s.io/v1`` is the same for every supported minor).
     """
-    if provider not in ENCRYPTION_PROVIDERS:
-        raise KubeConfigError(
-            "encryption provider %r is not one of %s" % (provider, ", ".join(sorted(ENCRYPTION_PROVIDERS)))
-        )
+    _encryption_provider(provider)
     if not isinstance(keys, (list, tuple)) or not keys:
         raise KubeConfigError("encryption keys must be a non-empty list of {name, secret} (newest first)")
-    names, rendered = set(), []
+    names, providers = set(), []
     for key in keys:
-        if not isinstance(key, dict) or set(key) != {"name", "secret"}:
-            raise KubeConfigError("each encryption key must be a dict with exactly name and secret")
+        if not isinstance(key, dict) or not {"name", "secret"} <= set(key) <= {"name", "secret", "provider"}:
+            raise KubeConfigError("each encryption key must be a dict with name and secret (and optionally provider)")
         name, secret = key["name"], key["secret"]
+        own = _encryption_provider(key.get("provider") or provider)
         if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name) or name in names:
             raise KubeConfigError("encryption key name %r is empty, malformed or used twice" % (name,))
         names.add(name)
@@ -917,15 +917,16 @@ def encryption_config(keys, provider="secretbox", resources=("secrets",), identi
         except (binascii.Error, ValueError):
             # The secret itself is never put into a message.
             raise KubeConfigError("encryption key %s: the secret is not valid base64" % name) from None
-        if len(raw) not in ENCRYPTION_PROVIDERS[provider]:
+        if len(raw) not in ENCRYPTION_PROVIDERS[own]:
             raise KubeConfigError(
                 "encryption key %s: %s needs a key of %s bytes (base64 of `head -c 32 /dev/urandom`), got %d bytes"
-                % (name, provider, " or ".join(str(n) for n in ENCRYPTION_PROVIDERS[provider]), len(raw))
+                % (name, own, " or ".join(str(n) for n in ENCRYPTION_PROVIDERS[own]), len(raw))
             )
-        rendered.append({"name": name, "secret": str(secret)})
+        if not providers or own not in providers[-1]:
+            providers.append({own: {"keys": []}})
+        providers[-1][own]["keys"].append({"name": name, "secret": str(secret)})
     if isinstance(resources, str) or not resources or not all(isinstance(r, str) and r for r in resources):
         raise KubeConfigError("encryption resources must be a list of resource names such as [secrets]")
-    providers = [{provider: {"keys": rendered}}]
     if identity_fallback:
         providers.append({"identity": {}})
     info = kube_versions.lookup(version or kube_versions.DEFAULT_MINOR)
@@ -934,6 +935,14 @@ def encryption_config(keys, provider="secretbox", resources=("secrets",), identi
         "kind": "EncryptionConfiguration",
         "resources": [{"resources": list(resources), "providers": providers}],
     }
+
+
+def _encryption_provider(provider):
+    if provider not in ENCRYPTION_PROVIDERS:
+        raise KubeConfigError(
+            "encryption provider %r is not one of %s" % (provider, ", ".join(sorted(ENCRYPTION_PROVIDERS)))
+        )
+    return provider
 
 
 def audit_policy(version=None):

@@ -197,7 +197,8 @@ def test_secret_is_encrypted_in_etcd():
     assert created.rc == 0, created.stderr
     raw = host.run("%s get /registry/secrets/default/ks-encrypted --print-value-only" % ETCD)
     assert raw.rc == 0, raw.stderr
-    assert raw.stdout_bytes.startswith(b"k8s:enc:aescbc:v1:key1:"), raw.stdout_bytes[:40]
+    # a new cluster encrypts with secretbox, the default provider
+    assert raw.stdout_bytes.startswith(b"k8s:enc:secretbox:v1:key1:"), raw.stdout_bytes[:40]
     assert b"plaintext-canary" not in raw.stdout_bytes
     host.run("%s delete secret ks-encrypted" % KUBECTL)
 

@@ -1,5 +1,7 @@
 """Scenario `upgrade`, before the upgrade tests (file order): playbooks/rotate_encryption_key.yml on the 3 apiservers
-behind the VIP while a reader loop reads a Secret through the VIP every ~0.2 s.
+behind the VIP while a reader loop reads a Secret through the VIP every ~0.2 s. The cluster was built with aescbc
+(the scenario's inventory pins the provider of earlier releases); the rotation moves it to secretbox, today's default
+for new clusters, so the key changes and the provider with it.
 
 The tests run in file order and build on each other: a Secret and the reader -> check mode and the refusal of
 pinned keys change nothing -> a run stopped after phase "primary" (control_plane_encryption_rotation_stop_after)
@@ -27,13 +29,23 @@ ETCD = (
     " --cert /etc/etcd/pki/healthcheck-client.crt --key /etc/etcd/pki/healthcheck-client.key"
 )
 STATE = {}  # key names before the rotation, shared by the tests below (they run in order)
+# every rotation run asks for secretbox, as a user moving an existing aescbc cluster over would
+TO_SECRETBOX = ("-e", "control_plane_encryption_provider=secretbox")
+
+
+def _keyring(name):
+    """(provider, key name) of that host's encryption configuration, in order (the first one encrypts)."""
+    doc = yaml.safe_load(ssh_host(HOSTS[name]).check_output("cat %s" % CONFIG))
+    out = []
+    for entry in doc["resources"][0]["providers"]:
+        ((provider, body),) = entry.items()
+        out += [(provider, k["name"]) for k in (body or {}).get("keys", [])]
+    return out
 
 
 def _keys(name):
     """Key names of that host's encryption configuration, in order (the first one encrypts)."""
-    doc = yaml.safe_load(ssh_host(HOSTS[name]).check_output("cat %s" % CONFIG))
-    provider = doc["resources"][0]["providers"][0]
-    return [k["name"] for k in next(iter(provider.values()))["keys"]]
+    return [key for _provider, key in _keyring(name)]
 
 
 def _configs():
@@ -82,9 +94,10 @@ def test_a_secret_written_before_and_a_reader_through_the_vip():
 
 def test_check_mode_reports_the_plan_and_changes_nothing():
     before = _configs()
-    rc, output = run_playbook("rotate_encryption_key.yml", "--check")
+    rc, output = run_playbook("rotate_encryption_key.yml", "--check", *TO_SECRETBOX)
     assert rc == 0, output[-4000:]
     assert "new rotation: %s -> " % STATE["old"] in output
+    assert "the provider changes from aescbc to secretbox" in output
     assert "phases to run now: add, primary, rewrite, remove" in output
     assert _configs() == before
 
@@ -92,7 +105,7 @@ def test_check_mode_reports_the_plan_and_changes_nothing():
 def test_keys_pinned_in_the_inventory_are_refused_before_any_change():
     before = _configs()
     pinned = json.dumps({"control_plane_encryption_keys": [{"name": "key9", "secret": "c2VjcmV0"}]})
-    rc, output = run_playbook("rotate_encryption_key.yml", "-e", pinned)
+    rc, output = run_playbook("rotate_encryption_key.yml", "-e", pinned, *TO_SECRETBOX)
     assert rc != 0
     assert "control_plane_encryption_keys is set in the inventory" in output, output[-3000:]
     assert "c2VjcmV0" not in output
@@ -103,7 +116,11 @@ def test_keys_pinned_in_the_inventory_are_refused_before_any_change():
 
 def test_a_run_stopped_after_phase_primary_leaves_both_keys_everywhere():
     rc, output = run_playbook(
-        "rotate_encryption_key.yml", "-e", "control_plane_encryption_rotation_stop_after=primary", timeout=900
+        "rotate_encryption_key.yml",
+        "-e",
+        "control_plane_encryption_rotation_stop_after=primary",
+        *TO_SECRETBOX,
+        timeout=900,
     )
     assert rc == 0, output[-4000:]
     assert "stopping after phase primary" in output
@@ -112,13 +129,16 @@ def test_a_run_stopped_after_phase_primary_leaves_both_keys_everywhere():
     assert new != STATE["old"]
     STATE["new"] = new
     assert all(k == [new, STATE["old"]] for k in keys.values()), keys
+    # two providers side by side: the new secretbox key writes, the old aescbc key still reads
+    rings = {name: _keyring(name) for name in HOSTS}
+    assert all(r == [("secretbox", new), ("aescbc", STATE["old"])] for r in rings.values()), rings
     # not rewritten yet: the Secret is still under the old key
     assert _raw_secret().startswith(b"k8s:enc:aescbc:v1:%s:" % STATE["old"].encode())
     assert _read_back()
 
 
 def test_the_rerun_finishes_the_rotation():
-    rc, output = run_playbook("rotate_encryption_key.yml", timeout=900)
+    rc, output = run_playbook("rotate_encryption_key.yml", *TO_SECRETBOX, timeout=900)
     assert rc == 0, output[-4000:]
     assert "rotation %s -> %s in progress, resuming at phase rewrite" % (STATE["old"], STATE["new"]) in output
     assert "phases to run now: rewrite, remove" in output
@@ -127,12 +147,14 @@ def test_the_rerun_finishes_the_rotation():
     assert output[check : check + 200].split("\n", 2)[1].startswith("ok: [%s]" % FIRST), output[check : check + 300]
     keys = {name: _keys(name) for name in HOSTS}
     assert all(k == [STATE["new"]] for k in keys.values()), keys
+    rings = {name: _keyring(name) for name in HOSTS}
+    assert all(r == [("secretbox", STATE["new"])] for r in rings.values()), rings
 
 
 def test_the_secret_reads_back_and_is_stored_under_the_new_key():
     assert _read_back() == "cm90YXRpb24tY2FuYXJ5"  # base64 of rotation-canary
     raw = _raw_secret()
-    assert raw.startswith(b"k8s:enc:aescbc:v1:%s:" % STATE["new"].encode()), raw[:40]
+    assert raw.startswith(b"k8s:enc:secretbox:v1:%s:" % STATE["new"].encode()), raw[:40]
     assert WORD.encode() not in raw
 
 

@@ -36,7 +36,10 @@ def test_parse_config_reads_provider_keys_resources_and_identity():
     assert state == {
         "host": "cp1",
         "provider": "aescbc",
-        "keys": [{"name": "key2", "secret": SECRETS["key2"]}, {"name": "key1", "secret": SECRETS["key1"]}],
+        "keys": [
+            {"name": "key2", "secret": SECRETS["key2"], "provider": "aescbc"},
+            {"name": "key1", "secret": SECRETS["key1"], "provider": "aescbc"},
+        ],
         "resources": ["secrets"],
         "identity_fallback": True,
     }
@@ -74,7 +77,32 @@ def test_parse_config_reads_provider_keys_resources_and_identity():
                     }
                 ],
             },
-            "provider change in progress",
+            "provider secretbox has no keys",
+        ),
+        (
+            {
+                "kind": "EncryptionConfiguration",
+                "resources": [
+                    {"resources": ["secrets"], "providers": [{"kms": {"name": "x"}}, {"identity": {}}]},
+                ],
+            },
+            "providers kms, identity: kubesmith writes aescbc or secretbox or aesgcm, then identity last",
+        ),
+        (
+            {
+                "kind": "EncryptionConfiguration",
+                "resources": [
+                    {
+                        "resources": ["secrets"],
+                        "providers": [
+                            {"aescbc": {"keys": [{"name": "a", "secret": "x"}]}},
+                            {"identity": {}},
+                            {"secretbox": {"keys": [{"name": "b", "secret": "y"}]}},
+                        ],
+                    }
+                ],
+            },
+            "then identity last",
         ),
     ],
 )
@@ -186,16 +214,55 @@ def test_one_name_with_two_secrets_is_refused_without_showing_them():
     assert SECRETS["key1"] not in str(info.value) and other["key1"] not in str(info.value)
 
 
-def test_different_providers_are_refused():
+def test_one_name_under_two_providers_is_refused():
     configs = [R.parse_config("cp1", doc(["key1"])), R.parse_config("cp2", doc(["key1"], provider="secretbox"))]
-    with pytest.raises(RotationError, match="different providers .*cp1=aescbc, cp2=secretbox"):
+    with pytest.raises(RotationError, match="key key1 is listed under aescbc on cp1 but under secretbox on cp2"):
         R.plan(configs)
 
 
-def test_a_provider_other_than_the_inventorys_is_refused():
-    with pytest.raises(RotationError, match="control_plane_encryption_provider is secretbox"):
-        run(["key1"], ["key1"], ["key1"], expected_provider="secretbox")
+def _providers(keys):
+    return [(k["name"], k["provider"]) for k in keys]
+
+
+def test_a_rotation_moves_the_cluster_to_the_inventorys_provider():
+    result = run(["key1"], ["key1"], ["key1"], expected_provider="secretbox")
+    assert result["phase"] == "add" and result["provider"] == "secretbox"
+    assert "the provider changes from aescbc to secretbox" in result["summary"]
+    assert [_providers(s["keys"]) if s["keys"] else None for s in result["stages"]] == [
+        [("key1", "aescbc"), ("key2", "secretbox")],
+        [("key2", "secretbox"), ("key1", "aescbc")],
+        None,
+        [("key2", "secretbox")],
+    ]
+    # every stage renders (each key under its provider) and reads back as the same state
+    for stage in (s for s in result["stages"] if s["keys"]):
+        config = kube_config.encryption_config(stage["keys"], provider=result["provider"], version="1.20")
+        assert R.parse_config("cp1", config)["keys"] == stage["keys"]
+
+
+def test_an_interrupted_provider_change_resumes_where_it_stopped():
+    moved = {"name": "key2", "secret": NEW, "provider": "secretbox"}
+    old = {"name": "key1", "secret": SECRETS["key1"], "provider": "aescbc"}
+    pair = kube_config.encryption_config([old, moved], version="1.20")
+    primary = kube_config.encryption_config([moved, old], version="1.20")
+    # cp1 got the pair, cp2 and cp3 not yet: the add phase goes on, toward secretbox
+    configs = [R.parse_config("cp1", pair)] + states(["key1"], ["key1"])[1:]
+    result = R.plan(configs, expected_provider="secretbox")
+    assert result["phase"] == "add" and result["provider"] == "secretbox" and result["new"] == moved
+    # cp1 already writes with key2 (secretbox), the others still with key1 (aescbc)
+    configs = [R.parse_config("cp1", primary), R.parse_config("cp2", pair), R.parse_config("cp3", pair)]
+    result = R.plan(configs, expected_provider="secretbox")
+    assert result["phase"] == "primary" and result["stage_names"] == ["primary", "rewrite", "remove"]
+    # an inventory that says aescbc meanwhile: the rotation in progress finishes first, and says so
+    result = R.plan(configs, expected_provider="aescbc")
+    assert result["provider"] == "secretbox" and "run the rotation again" in result["summary"]
+
+
+def test_without_an_inventory_provider_the_provider_in_use_is_kept():
     assert run(["key1"], ["key1"], ["key1"], expected_provider="aescbc")["provider"] == "aescbc"
+    assert run(["key1"], ["key1"], ["key1"])["provider"] == "aescbc"
+    with pytest.raises(RotationError, match="control_plane_encryption_provider 'kms' is not one of"):
+        run(["key1"], ["key1"], ["key1"], expected_provider="kms")
 
 
 def test_a_key_name_twice_on_a_host_is_refused():

@@ -11,6 +11,13 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.encryption_rotat
 
 K1 = {"name": "key1", "secret": base64.b64encode(b"1" * 32).decode()}
 K2 = {"name": "key2", "secret": base64.b64encode(b"2" * 32).decode()}
+
+
+def aescbc(*keys):
+    """The keys as read back from a host: each with the provider it is listed under."""
+    return [dict(k, provider="aescbc") for k in keys]
+
+
 FRESH = base64.b64encode(b"f" * 32).decode()
 
 
@@ -30,7 +37,7 @@ def choose(*configs, **kw):
 
 def test_every_host_agrees_keys_kept():
     out = choose(doc(K1), doc(K1), doc(K1))
-    assert out["error"] == "" and out["keys"] == [K1] and out["source"] == "cp1" and out["restore"] == []
+    assert out["error"] == "" and out["keys"] == aescbc(K1) and out["source"] == "cp1" and out["restore"] == []
 
 
 @pytest.mark.parametrize("missing", [0, 1, 2])
@@ -40,7 +47,7 @@ def test_a_host_without_the_file_gets_the_peers_keys(missing):
     configs[missing] = None
     out = choose(*configs, secrets_stored=None)
     assert out["error"] == ""
-    assert out["keys"] == [K2, K1]
+    assert out["keys"] == aescbc(K2, K1)
     assert out["restore"] == ["cp%d" % (missing + 1)]
     assert out["source"] == ("cp2" if missing == 0 else "cp1")
     assert FRESH not in str(out)
@@ -131,7 +138,7 @@ def slurped(host, config=None, msg=None):
 
 def test_filter_reads_slurp_results():
     out = kube_encryption_site_keys([slurped("a"), slurped("b", doc(K1))], [], "aescbc", "", False)
-    assert out["error"] == "" and out["keys"] == [K1] and out["restore"] == ["a"]
+    assert out["error"] == "" and out["keys"] == aescbc(K1) and out["restore"] == ["a"]
 
 
 def test_filter_other_read_failures_are_refused():
@@ -143,3 +150,20 @@ def test_filter_counts_from_etcd():
     out = kube_encryption_site_keys([slurped("a")], [], "aescbc", "3", False)
     assert "etcd holds 3 Secret(s)" in out["error"]
     assert kube_encryption_site_keys([slurped("a")], [], "aescbc", 0, False)["source"] == "new"
+
+
+def test_a_provider_change_in_progress_is_kept_key_by_key():
+    moving = [dict(K2, provider="secretbox"), dict(K1, provider="aescbc")]
+    config = kube_config.encryption_config(moving, version="1.20")
+    out = choose(config, None, config, expected_provider="secretbox")
+    assert out["error"] == "" and out["keys"] == moving and out["restore"] == ["cp2"]
+    rendered = kube_config.encryption_config(out["keys"], provider=out["provider"], version="1.20")
+    assert rendered == config  # the host that lost its file gets exactly its peers' two providers back
+
+
+def test_a_running_cluster_keeps_its_provider_and_new_clusters_get_the_inventorys():
+    kept = choose(doc(K1), doc(K1), doc(K1), expected_provider="secretbox")
+    assert kept["provider"] == "aescbc" and kept["keys"] == aescbc(K1)
+    assert "rotate_encryption_key.yml moves a running cluster to it" in kept["notice"]
+    new = choose(None, None, None, expected_provider="secretbox", secrets_stored=0)
+    assert new["source"] == "new" and new["provider"] == "secretbox"

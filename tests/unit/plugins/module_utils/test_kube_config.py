@@ -548,7 +548,9 @@ def test_encryption_config_options():
     [
         ([], {}, "non-empty list"),
         ("key", {}, "non-empty list"),
-        ([{"name": "k"}], {}, "exactly name and secret"),
+        ([{"name": "k"}], {}, "with name and secret"),
+        ([{"name": "k", "secret": "eA==", "size": 1}], {}, "with name and secret"),
+        ([{"name": "k", "secret": "eA==", "provider": "kms"}], {}, "'kms' is not one of"),
         ([_key(), _key()], {}, "used twice"),
         ([{"name": "bad name", "secret": "AAAA"}], {}, "malformed"),
         ([_key(16)], {}, "secretbox needs a key of 32 bytes"),
@@ -641,3 +643,18 @@ def test_a_chosen_suite_list_is_rendered_as_given():
 def test_a_bad_suite_list_is_refused(value, message):
     with pytest.raises(kc.KubeConfigError, match=message):
         kc.apiserver_args("1.20", settings(tls_cipher_suites=value))
+
+
+def test_encryption_keys_of_two_providers_render_as_two_entries_in_order():
+    old = {"name": "key1", "secret": base64.b64encode(b"o" * 16).decode(), "provider": "aescbc"}
+    new = {"name": "key2", "secret": base64.b64encode(b"n" * 32).decode()}  # the call's provider: secretbox
+    config = kc.encryption_config([new, old], provider="secretbox", version="1.20")
+    providers = config["resources"][0]["providers"]
+    assert providers == [
+        {"secretbox": {"keys": [{"name": "key2", "secret": new["secret"]}]}},
+        {"aescbc": {"keys": [{"name": "key1", "secret": old["secret"]}]}},
+        {"identity": {}},
+    ]
+    # each key is checked against its own provider: a 16-byte key is fine for aescbc, not for secretbox
+    with pytest.raises(kc.KubeConfigError, match="key1: secretbox needs a key of 32 bytes"):
+        kc.encryption_config([new, dict(old, provider="secretbox")], version="1.20")
