@@ -30,14 +30,19 @@ def inventory_source():
                        "MOLECULE_INVENTORY_FILE is set")
 
 
-def run_playbook(playbook, *args, inventories=(), timeout=600):
-    """ansible-playbook ROOT/playbooks/<playbook> -> (return code, output). Output is printed for pytest."""
+def run_playbook(playbook, *args, inventories=(), inventories_first=(), timeout=600):
+    """ansible-playbook ROOT/playbooks/<playbook> -> (return code, output). Output is printed for pytest.
+    ``inventories`` are read after the scenario's inventory, ``inventories_first`` before it: hosts they put in a
+    group come first in it."""
     inventory = inventory_source()
     env = dict(os.environ)
     env.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "ansible.cfg"))
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".collections"))
     env.update(ANSIBLE_FORCE_COLOR="False", ANSIBLE_NOCOLOR="True")
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory]
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook")]
+    for extra in inventories_first:
+        command += ["-i", extra]
+    command += ["-i", inventory]
     for extra in inventories:
         command += ["-i", extra]
     command += [os.path.join(ROOT, "playbooks", playbook), *args]

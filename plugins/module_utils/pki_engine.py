@@ -177,6 +177,13 @@ def force_set(value):
     return set(value)
 
 
+# The likeliest cause of a CA missing on the primary host of a running cluster: a new host listed first.
+_NEW_PRIMARY = (
+    "If %s is a new host, list a control-plane host that already runs first in group control_plane: the first "
+    "host keeps the CAs (no PKI file was written)."
+)
+
+
 def resolve_material(specs, files, settings, byo=None, force_ca=False, leaves_elsewhere=None, now=None):
     """``state=ca`` on the primary control-plane host: decide the CA material of the cluster.
 
@@ -253,9 +260,18 @@ def resolve_material(specs, files, settings, byo=None, force_ca=False, leaves_el
             if hosts:
                 raise PkiError(
                     "the %s CA is missing on the primary control-plane host %s (%s), but certificates it signed exist "
-                    "on %s. Restore %s and %s on %s (from another control-plane host or a backup), or pass the CA as "
-                    "pki_byo_ca, or set pki_force_ca: true to create a new CA and reissue every certificate"
-                    % (ca_id, primary, spec.cert_path, ", ".join(hosts), spec.cert_path, spec.key_path, primary)
+                    "on %s. %s Restore %s and %s on %s (from another control-plane host or a backup), or pass the CA "
+                    "as pki_byo_ca, or set pki_force_ca: true to create a new CA and reissue every certificate"
+                    % (
+                        ca_id,
+                        primary,
+                        spec.cert_path,
+                        ", ".join(hosts),
+                        _NEW_PRIMARY % primary,
+                        spec.cert_path,
+                        spec.key_path,
+                        primary,
+                    )
                 )
             ca = create_ca(ca_id, settings.key_algorithm, settings.ca_validity_days, now)
             changes[ca_id] = "generated"
@@ -303,9 +319,9 @@ def _resolve_sa(spec, files, settings, entry, force, leaves, primary):
     if hosts:
         raise PkiError(
             "the service-account key %s is missing on the primary control-plane host %s, but the cluster exists "
-            "(certificates on %s). Copy sa.key and sa.pub from another control-plane host, or set pki_force_ca: true "
-            "to create a new key (existing service-account tokens become invalid)"
-            % (spec.key_path, primary, ", ".join(hosts))
+            "(certificates on %s). %s Copy sa.key and sa.pub from another control-plane host, or set pki_force_ca: "
+            "true to create a new key (existing service-account tokens become invalid)"
+            % (spec.key_path, primary, ", ".join(hosts), _NEW_PRIMARY % primary)
         )
     return ServiceAccountKey.generate(settings.key_algorithm), "generated"
 
@@ -677,4 +693,3 @@ def inventory_certificates(specs, files, now):
                 item["issuer_ok"] = bool(cert_facts(cert, ca_certs[spec.issuer]).signed_by_issuer)
         certificates.append(item)
     return certificates, sorted(issuers), missing
-

@@ -1,7 +1,8 @@
 """Scenario `cluster`, day 2 (runs after test_cluster.py, in order, on the same cluster): the quorum guard of
-remove_node.yml; scale.yml adding a control-plane host (ks-cl-5) and a worker (ks-cl-6) and growing etcd from 3 to 5
-members (ks-cl-5, and the running worker ks-cl-4); removing the new worker, resetting it and bringing it back with
-scale.yml --limit; a scale.yml run that changes nothing; removing the new control-plane host, a stacked etcd member.
+remove_node.yml; site.yml refusing a fresh host listed first in control_plane; scale.yml adding a control-plane
+host (ks-cl-5) and a worker (ks-cl-6) and growing etcd from 3 to 5 members (ks-cl-5, and the running worker
+ks-cl-4); removing the new worker, resetting it and bringing it back with scale.yml --limit; a scale.yml run that
+changes nothing; removing the new control-plane host, a stacked etcd member.
 
 ks-cl-5 and ks-cl-6 start in group `spare` (created, outside the cluster); an extra inventory source puts them in
 control_plane and workers, and ks-cl-4 and ks-cl-5 in etcd (5 members: an odd count, as preflight wants)."""
@@ -157,6 +158,35 @@ def test_removing_an_etcd_member_while_another_is_stopped_is_refused():
     finally:
         stopped.run("systemctl start etcd")
     assert _deadline_poll(_etcd_healthy, 120), "etcd not healthy after the check"
+
+
+def test_a_new_host_listed_first_in_control_plane_is_refused_before_the_cluster_changes():
+    """The first control-plane host keeps the CAs: a fresh host put first (here ks-cl-5, before ks-cl-1..3) would
+    have no CA while certificates it signed exist. site.yml stops at the PKI, names the fix, and no existing host
+    changed: every apiserver still reads a Secret written before, the CA and encryption files are as they were."""
+    host = _host(FIRST)
+    host.run("%s delete secret ks-first-host --ignore-not-found" % KUBECTL)
+    created = host.run("%s create secret generic ks-first-host --from-literal=word=kept" % KUBECTL)
+    assert created.rc == 0, created.stderr
+    files = "/etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/ca.key /etc/kubernetes/encryption-config.yaml"
+    before = {name: _host(name).check_output("sha256sum %s" % files) for name in CONTROL_PLANE}
+    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "cluster-new-first.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("all:\n  children:\n    control_plane:\n      hosts:\n        %s: {}\n" % NEW_CONTROL_PLANE[0])
+    rc, output = run_playbook("site.yml", inventories_first=[path], timeout=900)
+    assert rc != 0, output[-3000:]
+    assert "missing on the primary control-plane host %s" % NEW_CONTROL_PLANE[0] in output, output[-3000:]
+    assert "If %s is a new host, list a control-plane host that already runs first" % NEW_CONTROL_PLANE[0] in output
+    stats = recap(output)
+    assert set(stats) >= set(CONTROL_PLANE) | {"ks-cl-4", NEW_CONTROL_PLANE[0]}, stats
+    changed = {name: s["changed"] for name, s in stats.items() if name != NEW_CONTROL_PLANE[0] and s["changed"]}
+    assert changed == {}, changed  # only the fresh host was prepared (packages, containerd) before the refusal
+    assert _host(NEW_CONTROL_PLANE[0]).run("test -e /etc/kubernetes/pki/ca.crt").rc != 0, "a CA reached the new host"
+    assert {name: _host(name).check_output("sha256sum %s" % files) for name in CONTROL_PLANE} == before
+    for name, address in CONTROL_PLANE.items():
+        word = _kubectl("--server https://%s:6443 get secret ks-first-host -o jsonpath={.data.word}" % address)
+        assert word.rc == 0 and word.stdout.strip() == "a2VwdA==", (name, word.stderr)  # base64 of "kept"
+    host.run("%s delete secret ks-first-host --ignore-not-found" % KUBECTL)
 
 
 def test_scale_adds_a_control_plane_host_and_a_worker_without_touching_the_workloads():

@@ -154,6 +154,7 @@ def test_missing_ca_with_leaves_elsewhere_is_refused(built):
     message = str(err.value)
     assert "the kubernetes-ca CA is missing on the primary control-plane host cp1" in message
     assert "cp1, cp2, w1" in message  # the primary's own leaves count too
+    assert "If cp1 is a new host, list a control-plane host that already runs first in group control_plane" in message
     assert "pki_force_ca" in message and "pki_byo_ca" in message
 
 
