@@ -84,7 +84,8 @@ def settings_from_options(args):
     if endpoint.get("port") not in (None, "") and not str(endpoint["port"]).strip().isdigit():
         raise PkiError("cluster_api_endpoint.port must be a number (got %r)" % (endpoint.get("port"),))
     # the one rule of every role for the mode's defaults (local: 127.0.0.1:6444)
-    endpoint = lb_config.api_endpoint(str(args.get("load_balancer_mode") or "none"), dict(endpoint))
+    mode = str(args.get("load_balancer_mode") or "none")
+    endpoint = lb_config.api_endpoint(mode, dict(endpoint))
     return Settings(
         cluster_name=args["cluster_name"],
         cluster_domain=args["cluster_domain"],
@@ -101,6 +102,7 @@ def settings_from_options(args):
         kubeconfig_dir=args["kubeconfig_dir"],
         control_plane_server=args["control_plane_server"] or None,
         node_groups=tuple(args["node_groups"] or ()),
+        health_client_on_nodes=mode == "local",
     )
 
 

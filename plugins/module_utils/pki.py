@@ -23,7 +23,7 @@ File layout (defaults; the directories are settings)::
         apiserver.crt/.key  apiserver-kubelet-client.crt/.key  front-proxy-client.crt/.key
         apiserver-etcd-client.crt/.key                       (signed by the etcd CA)
         apiserver-health-client.crt/.key                     load-balancer health checks of /readyz (control-plane
-                                                             and load-balancer hosts)
+                                                             and load-balancer hosts; every node in local mode)
         kubelet.crt/.key                                     kubelet serving certificate (every node)
     /etc/etcd/pki/                  etcd CA and member certificates
         ca.crt [ca.key on control-plane hosts] [ca-chain.crt]
@@ -120,6 +120,8 @@ class Settings:
     kubeconfig_dir: str = "/etc/kubernetes"
     control_plane_server: str | None = "https://127.0.0.1:6443"  # None: the API endpoint
     node_groups: tuple = ("workers",)
+    # load_balancer_mode local: haproxy runs on every node, so every node needs the health-check client certificate
+    health_client_on_nodes: bool = False
 
     def __post_init__(self):
         if self.key_algorithm not in KEY_ALGORITHMS:
@@ -496,7 +498,7 @@ def _specs_for_node(node, view, settings, roles):
                 server=api_url,
             ),
         ]
-    if is_cp or "load_balancer" in roles:
+    if is_cp or "load_balancer" in roles or (settings.health_client_on_nodes and "node" in roles):
         # The load balancer's /readyz check: any authenticated user may read /readyz, /healthz, /livez and /version
         # (ClusterRole system:public-info-viewer), so no organisation -- the certificate grants nothing else.
         specs.append(

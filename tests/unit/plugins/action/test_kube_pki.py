@@ -396,6 +396,8 @@ def test_real_files_follow_the_endpoint_and_directories(hosts):
 def test_local_load_balancer_mode_points_kubeconfigs_at_the_nodes_own_haproxy(hosts):
     converge(hosts, {"load_balancer_mode": "local"})
     assert 'server: "https://127.0.0.1:6444"' in read(hosts.path("w1", "/etc/kubernetes/kubelet.conf"))
+    # haproxy runs on the worker too: it checks every apiserver's /readyz with the health-check client certificate
+    assert os.path.exists(hosts.path("w1", "/etc/kubernetes/pki/apiserver-health-client.key"))
     converge(hosts, {"load_balancer_mode": "local", "cluster_api_endpoint": {"port": 7443}})
     assert 'server: "https://127.0.0.1:7443"' in read(hosts.path("w1", "/etc/kubernetes/kubelet.conf"))
 

@@ -463,3 +463,13 @@ def test_summary_message():
         "kubelet-client, kube-proxy"
     )
     assert P.Summary.of([]).message() == "PKI up to date"
+
+
+def test_in_local_mode_every_node_gets_the_health_client_certificate_etcd_only_hosts_not():
+    groups = {"control_plane": ["cp1"], "etcd": ["e1"], "workers": ["w1"]}
+    v = P.inventory_view(groups, {})
+    local = Settings(health_client_on_nodes=True, node_groups=("control_plane", "workers"))
+    vip = Settings(node_groups=("control_plane", "workers"))
+    assert "apiserver-health-client" in [s.name for s in P.required_certificates(v, local, host="w1")]
+    assert "apiserver-health-client" not in [s.name for s in P.required_certificates(v, vip, host="w1")]
+    assert "apiserver-health-client" not in [s.name for s in P.required_certificates(v, local, host="e1")]
