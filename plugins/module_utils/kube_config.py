@@ -73,8 +73,9 @@ kubelet:
   ``node_ip`` (*required for* kubelet: the node's InternalIP, never loopback -- kubelet 1.20 refuses it and
   logs/exec/port-forward then fail), ``cgroup_driver`` ("systemd"; must match containerd's ``SystemdCgroup``),
   ``cri_socket`` ("unix:///run/containerd/containerd.sock"), ``resolv_conf`` ("/etc/resolv.conf"),
-  ``fail_swap_on`` (true), ``fail_cgroup_v1`` (None: the version's default; false lets 1.35+ run on a cgroup
-  v1 host; ignored on versions without the field),
+  ``fail_swap_on`` (true), ``protect_kernel_defaults`` (true: the kubelet refuses to start when the kernel
+  tunables it expects differ, instead of changing them itself; the node role sets them), ``fail_cgroup_v1``
+  (None: the version's default; false lets 1.35+ run on a cgroup v1 host; ignored on versions without the field),
   ``node_labels`` ({}: --node-labels; labels under kubernetes.io/k8s.io are refused unless the kubelet may set
   them itself -- ``node.kubernetes.io/``, ``kubelet.kubernetes.io/`` and a few well-known keys;
   ``node-role.kubernetes.io/*`` and the rest go through the API),
@@ -116,7 +117,7 @@ Security decisions (what is always rendered)
   runs from flags, not from its config file, because a 1.20 config file reopens the insecure port 10251.
 * kubelet: anonymous auth off, webhook authentication and authorization, client CA ca.crt, serving
   certificate kubelet.crt/.key from kube_pki, read-only port 0, healthz on 127.0.0.1, TLS 1.2+ with
-  ``tls_cipher_suites``.
+  ``tls_cipher_suites``, ``protectKernelDefaults``.
   ``rotateCertificates: false`` and ``serverTLSBootstrap: false``: kube_pki issues and renews the kubelet's
   client and serving certificates (``renew_certs.yml``), so there is no CSR approval flow to secure.
 * kube-proxy: iptables mode (IPVS is not available on the test hosts), ``clusterCIDR`` = ``pod_cidr``,
@@ -193,6 +194,7 @@ DEFAULTS = {
     "resolv_conf": "/etc/resolv.conf",
     "fail_swap_on": True,
     "fail_cgroup_v1": None,
+    "protect_kernel_defaults": True,
     "node_labels": {},
     "node_taints": [],
     "kubelet_config_file": None,
@@ -225,6 +227,7 @@ _BOOLEANS = (
     "audit_enabled",
     "fail_swap_on",
     "fail_cgroup_v1",
+    "protect_kernel_defaults",
 )
 
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
@@ -780,6 +783,7 @@ def kubelet_config(version, settings):
         "clusterDNS": [str(_ip("cluster_dns_ip", s["cluster_dns_ip"]))],
         "clusterDomain": s["cluster_domain"],
         "failSwapOn": bool(s["fail_swap_on"]),
+        "protectKernelDefaults": bool(s["protect_kernel_defaults"]),
         "healthzBindAddress": "127.0.0.1",
         "healthzPort": 10248,
         "readOnlyPort": 0,

@@ -41,3 +41,12 @@ def test_nodes_ready_control_plane_tainted():
     taints = nodes[CONTROL_PLANE]["spec"].get("taints", [])
     assert {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"} in taints
     assert not nodes[WORKER]["spec"].get("taints")
+
+
+def test_the_kubelet_runs_with_protect_kernel_defaults_and_the_etcd_host_keeps_its_kernel_tunables_file_small():
+    for name in ADDRESSES:
+        config = _host(name).file("/etc/kubernetes/kubelet-config.yaml").content_string
+        assert "protectKernelDefaults: true" in config, name
+        assert _host(name).service("kubelet").is_running, name  # it started: every tunable it checks is as it wants
+    # the etcd-only host runs no kubelet: none of the kubelet's tunables is written there
+    assert "kernel.panic" not in _host(ETCD_HOST).file("/etc/sysctl.d/90-kubesmith.conf").content_string

@@ -81,7 +81,18 @@ def test_binaries_are_the_mirrored_versions(host):
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("net.ipv4.ip_forward", 1), ("net.bridge.bridge-nf-call-iptables", 1), ("net.bridge.bridge-nf-call-ip6tables", 1)],
+    [
+        ("net.ipv4.ip_forward", 1),
+        ("net.bridge.bridge-nf-call-iptables", 1),
+        ("net.bridge.bridge-nf-call-ip6tables", 1),
+        # what the kubelet checks at start (protectKernelDefaults): both verified hosts run a kubelet
+        ("vm.overcommit_memory", 1),
+        ("vm.panic_on_oom", 0),
+        ("kernel.panic", 10),
+        ("kernel.panic_on_oops", 1),
+        ("kernel.keys.root_maxkeys", 1000000),
+        ("kernel.keys.root_maxbytes", 25000000),
+    ],
 )
 def test_sysctls_now_and_at_boot(host, key, value):
     assert host.sysctl(key) == value

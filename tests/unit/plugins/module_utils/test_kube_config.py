@@ -658,3 +658,12 @@ def test_encryption_keys_of_two_providers_render_as_two_entries_in_order():
     # each key is checked against its own provider: a 16-byte key is fine for aescbc, not for secretbox
     with pytest.raises(kc.KubeConfigError, match="key1: secretbox needs a key of 32 bytes"):
         kc.encryption_config([new, dict(old, provider="secretbox")], version="1.20")
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_kubelet_protects_kernel_defaults_unless_told_not_to(minor):
+    assert kc.kubelet_config(VERSIONS[minor], settings())["protectKernelDefaults"] is True
+    relaxed = kc.kubelet_config(VERSIONS[minor], settings(protect_kernel_defaults=False))
+    assert relaxed["protectKernelDefaults"] is False
+    with pytest.raises(kc.KubeConfigError, match="protect_kernel_defaults must be true or false"):
+        kc.kubelet_config(VERSIONS[minor], settings(protect_kernel_defaults="yes"))
