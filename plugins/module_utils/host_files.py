@@ -51,6 +51,17 @@ def ids(owner, group):
     return uid, gid
 
 
+def _ids(entry, check_mode):
+    """:func:`ids` of an entry's owner and group. In check mode a user or group that does not exist yet (an earlier
+    task of the same run creates it) gives (None, None): the attributes are reported as changing."""
+    try:
+        return ids(entry.get("owner") or "root", entry.get("group") or "root")
+    except HostFilesError:
+        if check_mode:
+            return None, None
+        raise
+
+
 def _stat(path):
     try:
         return os.lstat(path)
@@ -109,7 +120,7 @@ def plan(directories=(), files=(), required=(), required_hint="", check_mode=Fal
     for entry in directories:
         path = _absolute(entry["path"])
         mode = parse_mode(entry.get("mode") or "0755")
-        uid, gid = ids(entry.get("owner") or "root", entry.get("group") or "root")
+        uid, gid = _ids(entry, check_mode)
         st = _stat(path)
         if st is None:
             actions.append(dict(kind="directory", path=path, what="create", mode=mode, uid=uid, gid=gid))
@@ -135,7 +146,7 @@ def plan(directories=(), files=(), required=(), required_hint="", check_mode=Fal
             raise HostFilesError("%s: give either content or sources for a file that should be present" % path)
         data = content.encode("utf-8") if content is not None else _sources(path, sources, check_mode)
         mode = parse_mode(entry.get("mode") or "0644")
-        uid, gid = ids(entry.get("owner") or "root", entry.get("group") or "root")
+        uid, gid = _ids(entry, check_mode)
         validate = entry.get("validate")
         if validate and "%s" not in validate:
             raise HostFilesError("validate command for %s must contain %%s (the new file): %s" % (path, validate))

@@ -31,8 +31,25 @@ def test_service_active_with_private_data_dir(host):
     assert service.is_running, host.run("journalctl -u etcd --no-pager -n 60").stdout
     assert service.is_enabled
     data = host.file("/var/lib/etcd")
-    assert data.is_directory and data.mode == 0o700 and data.user == "root"
+    assert data.is_directory and data.mode == 0o700 and data.user == "etcd"
     assert host.file("/var/lib/etcd/member").is_directory
+
+
+def _process_user(host):
+    return host.check_output("ps -o user= -p $(systemctl show -p MainPID --value etcd)").strip()
+
+
+def test_etcd_runs_as_its_own_user_and_the_keys_on_disk_stay_root_only(host):
+    assert _process_user(host) == "etcd"
+    assert host.check_output("find /var/lib/etcd ! -user etcd | head -5") == ""  # every file of the data is etcd's
+    for key in ("server.key", "peer.key"):
+        on_disk = host.file("%s/%s" % (PKI, key))
+        assert on_disk.user == "root" and on_disk.mode == 0o600, key
+        assert host.run("runuser -u etcd -- cat %s/%s" % (PKI, key)).rc != 0, "etcd can read the key on disk"
+    # etcd reads systemd's copies, which only the service can read
+    env = host.file("/etc/etcd/etcd.env").content_string
+    assert "ETCD_KEY_FILE=/run/credentials/etcd.service/server.key" in env
+    assert "ETCD_PEER_KEY_FILE=/run/credentials/etcd.service/peer.key" in env
 
 
 def test_three_healthy_voting_members(host):
@@ -238,8 +255,23 @@ def test_step5_snapshot_then_restore():
     assert sorted(m["name"] for m in _member_list()) == sorted(MEMBERS)
 
 
+def test_step5b_the_cluster_as_an_earlier_release_ran_it_as_root():
+    """etcd_user: root (as releases before etcd_user ran it), then every data file made root's own while it runs:
+    the layout an existing cluster has when it is converged with this release (step 6 does that)."""
+    rc, output = run_playbook(*_site_etcd(), "-e", "etcd_user=root")
+    assert rc == 0, output[-3000:]
+    for name in MEMBERS:
+        host = _on(name)
+        assert _process_user(host) == "root", name
+        assert host.run("chown -R root:root /var/lib/etcd").rc == 0
+        assert host.check_output("find /var/lib/etcd -user etcd | head -1") == ""
+        assert "ETCD_KEY_FILE=%s/server.key" % PKI in host.file("/etc/etcd/etcd.env").content_string
+    assert _healthy(list(MEMBERS))
+
+
 def test_step6_rolling_version_change_keeps_serving_reads():
-    """Roll every member to the next etcd minor, one at a time, while a reader loop runs."""
+    """Roll every member to the next etcd minor, one at a time, while a reader loop runs. The same roll moves the
+    members from root (step 5b) to the etcd user: each restart gives the data back to etcd, nothing is lost."""
     reader = _on("ks-etcd-1")
     assert _ctl("ks-etcd-1", "put /kubesmith-test/reader value").rc == 0
     endpoints = ",".join("https://%s:2379" % ALL[n] for n in MEMBERS)
@@ -270,3 +302,9 @@ def test_step6_rolling_version_change_keeps_serving_reads():
     status = json.loads(_ctl("ks-etcd-1", "endpoint status -w json").stdout)
     assert sorted(entry["Status"]["version"] for entry in status) == [NEXT_VERSION] * len(MEMBERS)
     assert _healthy(list(MEMBERS))
+    for name in MEMBERS:  # back on the etcd user, with every data file (root's after step 5b) its own again
+        host = _on(name)
+        assert _process_user(host) == "etcd", name
+        assert host.check_output("find /var/lib/etcd ! -user etcd | head -5") == "", name
+    value = _ctl("ks-etcd-2", "get /kubesmith-test/reader --print-value-only")
+    assert value.rc == 0 and value.stdout.strip() == "value", value.stderr

@@ -20,6 +20,9 @@ def test_haproxy_on_every_node_listens_on_loopback_and_sees_the_apiserver_up(nam
     host = _host(name)
     assert host.service("haproxy").is_running and host.service("haproxy").is_enabled
     assert not host.service("keepalived").is_running
+    # Debian's haproxy: the master stays root to reload, the worker that serves runs as user haproxy (chrooted)
+    users = host.check_output("ps -o user= -C haproxy").split()
+    assert sorted(set(users)) == ["haproxy", "root"] and users.count("root") == 1, users
     listening = host.check_output("ss -Hltn 'sport = :6444'")
     assert "127.0.0.1:6444" in listening and "0.0.0.0:6444" not in listening, listening
     stats = host.check_output("curl -s 'http://127.0.0.1:8404/stats;csv'")

@@ -440,6 +440,24 @@ def test_plan_refuses_unknown_owner_or_group(tmp_path, owner, group, named, wher
             plan([], [f(tmp_path / "x", "x", **names)])
 
 
+def test_check_mode_reports_an_owner_that_an_earlier_task_creates_as_a_change(tmp_path):
+    """etcd's data directory belongs to a user the same run creates first: check mode cannot resolve the name yet,
+    and says the directory would be created or get new attributes instead of failing."""
+    (tmp_path / "kept").mkdir(mode=0o700)
+    actions = plan(
+        [d(tmp_path / "new", owner=NO_SUCH_USER), d(tmp_path / "kept", "0700", owner=NO_SUCH_USER)],
+        [f(tmp_path / "file", "x", owner=NO_SUCH_USER)],
+        check_mode=True,
+    )
+    assert [(a["path"].split("/")[-1], a["what"]) for a in actions] == [
+        ("new", "create"),
+        ("kept", "attributes"),
+        ("file", "create"),
+    ]
+    with pytest.raises(HostFilesError, match="%r does not exist" % NO_SUCH_USER):
+        plan([d(tmp_path / "new", owner=NO_SUCH_USER)])  # a real run still refuses
+
+
 def test_plan_has_no_side_effects(tmp_path):
     """Check mode is plan() alone: it must leave the host exactly as it was."""
     put(tmp_path / "same", "same")
