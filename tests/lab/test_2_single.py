@@ -66,24 +66,28 @@ TLS_PORTS = [
 ]
 
 
-def _handshake(host, address, port, cipher, client):
-    """openssl s_client with one TLS 1.2 cipher offered -> (handshake done, output)."""
+def _handshake(host, address, port, cipher, client, version="-tls1_2"):
+    """openssl s_client offering one TLS version and the given ciphers -> (handshake done, output)."""
     out = host.run(
-        "openssl s_client -connect %s:%d -tls1_2 -cipher '%s:@SECLEVEL=0' %s </dev/null 2>&1"
-        % (address, port, cipher, client or "")
+        "openssl s_client -connect %s:%d %s -cipher '%s:@SECLEVEL=0' %s </dev/null 2>&1"
+        % (address, port, version, cipher, client or "")
     )
-    return out.rc == 0 and ("Cipher is %s" % cipher) in out.stdout, out.stdout[-600:]
+    done = out.rc == 0 and "Cipher is " in out.stdout and "Cipher is (NONE)" not in out.stdout
+    return done and (cipher == "DEFAULT" or ("Cipher is %s" % cipher) in out.stdout), out.stdout[-600:]
 
 
 @pytest.mark.parametrize("label,address,port,client", TLS_PORTS, ids=[p[0] for p in TLS_PORTS])
-def test_tls_ports_offer_ecdhe_aead_suites_and_refuse_cbc(label, address, port, client):
+def test_tls_ports_offer_ecdhe_aead_suites_and_refuse_cbc_and_tls11(label, address, port, client):
     """The hardening default (kube_config.TLS_CIPHER_SUITES, etcd_tls_cipher_suites): a client offering only an
-    ECDHE CBC suite, which Go's own defaults accept, is refused; the GCM suite of the same key type is served."""
+    ECDHE CBC suite, which Go's own defaults accept, is refused; the GCM suite of the same key type is served; a
+    TLS 1.1 client is refused (no allowed suite exists before TLS 1.2, and the components ask for 1.2 at least)."""
     host = _host()
     done, output = _handshake(host, address, port, "ECDHE-ECDSA-AES128-GCM-SHA256", client)
     assert done, (label, output)
     done, output = _handshake(host, address, port, "ECDHE-ECDSA-AES128-SHA", client)
     assert not done and "alert" in output.lower(), (label, "the server did not refuse a CBC suite", output)
+    done, output = _handshake(host, address, port, "DEFAULT", client, version="-tls1_1")
+    assert not done and "alert" in output.lower(), (label, "the server did not refuse TLS 1.1", output)
 
 
 def test_the_node_is_ready_untainted_and_serves_a_pod_through_its_service():
