@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 from kscluster import BUSYBOX, KUBECTL, kubectl_apply, ssh_host  # noqa: E402  (shared scenario helpers)
 from kscluster import deadline_poll as _deadline_poll  # noqa: E402
-from ksplay import recap, run_playbook  # noqa: E402
+from ksplay import recap, report_figure, run_playbook  # noqa: E402
 
 CONTROL_PLANE = {"ks-cl-1": "10.127.0.41", "ks-cl-2": "10.127.0.42", "ks-cl-3": "10.127.0.43"}
 NEW_CONTROL_PLANE, NEW_WORKER = ("ks-cl-5", "10.127.0.45"), ("ks-cl-6", "10.127.0.46")
@@ -189,11 +189,72 @@ def test_a_new_host_listed_first_in_control_plane_is_refused_before_the_cluster_
     host.run("%s delete secret ks-first-host --ignore-not-found" % KUBECTL)
 
 
+READER = "ks-scale-reader"
+READER_LOG = "/root/ks-scale-reader.log"
+
+
+def _start_api_reader():
+    """On the first control-plane host: /readyz through the VIP (admin.conf) every ~0.2 s, each read logged with its
+    wall-clock time as "ok T" or "fail T"."""
+    host = _host(FIRST)
+    host.run("systemctl stop %s 2>/dev/null; rm -f %s" % (READER, READER_LOG))
+    loop = (
+        "while true; do t=$(date +%%s.%%N); if %s --request-timeout=2s get --raw /readyz >/dev/null 2>&1; "
+        'then echo "ok $t"; else echo "fail $t"; fi; sleep 0.2; done >> %s'  # the load's pace, not a wait
+    ) % (KUBECTL, READER_LOG)
+    assert host.run("systemd-run --unit %s --collect /bin/bash -c '%s'" % (READER, loop)).rc == 0
+    assert _deadline_poll(lambda: "ok " in host.run("cat %s" % READER_LOG).stdout, 30)
+
+
+def _stop_api_reader():
+    host = _host(FIRST)
+    host.run("systemctl stop %s" % READER)
+    return [(line.split()[0], float(line.split()[1])) for line in host.check_output("cat %s" % READER_LOG).splitlines()]
+
+
+def _restart_window(name):
+    """(stop began, running again) of kube-apiserver on ``name``, in wall-clock seconds: systemd's monotonic
+    timestamps plus the host's offset between the two clocks (the hosts share one kernel)."""
+    out = _host(name).check_output(
+        "systemctl show kube-apiserver -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic; "
+        "python3 -c 'import time; print(\"offset=%.6f\" % (time.time() - time.monotonic()))'"
+    )
+    values = dict(line.split("=", 1) for line in out.splitlines())
+    offset = float(values["offset"])
+    return (
+        int(values["ActiveExitTimestampMonotonic"]) / 1e6 + offset,
+        int(values["ActiveEnterTimestampMonotonic"]) / 1e6 + offset,
+    )
+
+
 def test_scale_adds_a_control_plane_host_and_a_worker_without_touching_the_workloads():
     before = _pods()
     assert before
-    rc, output = run_playbook("scale.yml", inventories=_grown(), timeout=1200)
+    windows_before = {name: _restart_window(name) for name in CONTROL_PLANE}
+    _start_api_reader()
+    try:
+        rc, output = run_playbook("scale.yml", inventories=_grown(), timeout=1200)
+    finally:
+        reads = _stop_api_reader()
     assert rc == 0, output[-4000:]
+    # the timeline: every running apiserver restarted (its --etcd-servers grew), one at a time, and the API answered
+    # through the VIP between one restart and the next
+    windows = {name: _restart_window(name) for name in CONTROL_PLANE}
+    assert all(windows[n] != windows_before[n] for n in CONTROL_PLANE), (windows_before, windows)
+    order = sorted(CONTROL_PLANE, key=lambda n: windows[n][0])
+    failed = [t for status, t in reads if status == "fail"]
+    report_figure(
+        "scale.yml apiserver restarts: %s; /readyz through the VIP: %d ok, %d failed"
+        % (
+            ", ".join("%s %.1f s down" % (n, windows[n][1] - windows[n][0]) for n in order),
+            len(reads) - len(failed),
+            len(failed),
+        )
+    )
+    for first, second in zip(order, order[1:]):
+        assert windows[second][0] >= windows[first][1], "%s stopped before %s was running again" % (second, first)
+        between = [t for status, t in reads if status == "ok" and windows[first][1] < t < windows[second][0]]
+        assert between, "no successful read between %s back and %s stopping" % (first, second)
     assert "adding ks-cl-4, ks-cl-5, ks-cl-6" in output  # ks-cl-4: a new etcd member
     for name in (NEW_CONTROL_PLANE[0], NEW_WORKER[0]):
         assert _deadline_poll(lambda name=name: _node_ready(name), 120), name
