@@ -34,7 +34,6 @@ import ssl
 import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 from ansible_collections.kubesmith.cluster.plugins.module_utils import tls_client
 from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_quorum import MemberView
@@ -198,62 +197,36 @@ class TlsConfig(object):
 
 
 def _split_url(url):
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise EtcdError("endpoint %r is not an http(s)://host:port URL" % url, url, "config")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme, parts.hostname, port
+    try:
+        return tls_client.split_url(url)
+    except tls_client.TransportError as exc:
+        raise EtcdError("endpoint %s" % exc, url, "config") from None
 
 
 class HttpsTransport(object):
     """HTTP(S) for the client: ``request`` returns ``(status, body bytes)``, ``stream`` yields body chunks.
 
     ``timeout`` bounds the connection and every read; a stalled server never hangs the caller longer than that.
+    The connections are ``tls_client.HttpTransport``'s, with the JSON headers and the TLS context of ``tls``.
     """
 
     def __init__(self, tls=None):
         self.tls = tls
+        self._http = tls_client.HttpTransport(self._context)
 
-    def _connect(self, url, timeout):
-        scheme, host, port = _split_url(url)
-        if scheme == "https":
-            context = self.tls.context() if self.tls is not None else ssl.create_default_context()
-            return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
-        return http.client.HTTPConnection(host, port, timeout=timeout)
+    def _context(self):
+        return self.tls.context() if self.tls is not None else ssl.create_default_context()
 
     def request(self, method, url, body, timeout):
-        conn = self._connect(url, timeout)
-        try:
-            conn.request(method, url_path(url), body=body, headers=_HEADERS if body is not None else {})
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+        _split_url(url)
+        return self._http.request(method, url, body, _HEADERS if body is not None else {}, timeout)
 
     def stream(self, method, url, body, timeout, chunk_size=65536):
-        conn = self._connect(url, timeout)
-        try:
-            conn.request(method, url_path(url), body=body, headers=_HEADERS)
-            response = conn.getresponse()
-            if response.status != 200:
-                yield response.status, response.read()
-                return
-            yield response.status, b""
-            while True:
-                chunk = response.read1(chunk_size) if hasattr(response, "read1") else response.read(chunk_size)
-                if not chunk:
-                    return
-                yield None, chunk
-        finally:
-            conn.close()
+        _split_url(url)
+        yield from self._http.stream(method, url, body, _HEADERS, timeout, chunk_size)
 
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-
-
-def url_path(url):
-    parts = urlsplit(url)
-    return (parts.path or "/") + ("?" + parts.query if parts.query else "")
 
 
 def _describe_os_error(exc):

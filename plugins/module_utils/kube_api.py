@@ -190,27 +190,6 @@ def read_kubeconfig(path):
     return out
 
 
-class HttpTransport(object):
-    """One connection per request; ``timeout`` bounds the connection and every read."""
-
-    def __init__(self, context=None):
-        self.context = context
-
-    def request(self, method, url, body, headers, timeout):
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=self.context)
-        else:
-            conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
-        try:
-            conn.request(method, (parts.path or "/") + ("?" + parts.query if parts.query else ""), body, headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-
 class KubeClient(object):
     """JSON requests to one API server (``api_url`` like ``https://10.0.0.10:6443``)."""
 
@@ -224,7 +203,7 @@ class KubeClient(object):
         self.timeout = float(timeout)
         if transport is None:
             context = ssl_context(ca_file, client_cert, client_key) if parts.scheme == "https" else None
-            transport = HttpTransport(context)
+            transport = tls_client.HttpTransport(context)
         self.transport = transport
 
     @classmethod
@@ -253,7 +232,7 @@ class KubeClient(object):
                 ) from exc
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return cls(url, timeout=timeout, transport=HttpTransport(context))
+        return cls(url, timeout=timeout, transport=tls_client.HttpTransport(context))
 
     def url(self, path, params=None):
         url = self.api_url + "/" + path.lstrip("/")
@@ -273,6 +252,8 @@ class KubeClient(object):
             status, raw = self.transport.request(method, url, data, headers, self.timeout)
         except KubeApiError:
             raise
+        except tls_client.TransportError as exc:
+            raise KubeApiError("%s %s: %s" % (method, url, exc), kind="config", url=url) from exc
         except (OSError, http.client.HTTPException) as exc:
             reason, kind = _describe(exc)
             raise KubeApiError("%s %s: %s" % (method, url, reason), kind=kind, url=url) from exc
