@@ -82,86 +82,117 @@ def validate_addons(items, path_exists=os.path.exists, is_dir=os.path.isdir):
     seen = {}
     releases = {}
     for index, item in enumerate(items):
-        where = "addons_extra[%d]" % index
-        if not isinstance(item, dict):
-            errors.append("%s must be a dict (got %s)" % (where, type(item).__name__))
-            continue
-        name = item.get("name")
-        if not isinstance(name, str) or not name:
-            errors.append("%s: name is required" % where)
-            continue
-        where = "add-on %s" % name
-        if not _NAME_RE.match(name) or len(name) > _NAME_MAX:
-            errors.append(
-                "%s: the name must be lower-case letters, digits and '-', start and end with a letter or digit, "
-                "at most %d characters (it names the record ConfigMap %s<name>)" % (where, _NAME_MAX, RECORD_PREFIX)
-            )
-        if name in seen:
-            errors.append("%s: listed twice (addons_extra[%d] and addons_extra[%d])" % (where, seen[name], index))
-        seen.setdefault(name, index)
-        state = item.get("state", "present")
-        if state not in STATES:
-            errors.append("%s: state must be present or absent (got %r)" % (where, state))
-        kind = item.get("type")
-        if kind not in TYPES:
-            errors.append("%s: type must be one of %s (got %r)" % (where, ", ".join(TYPES), kind))
-            continue
-        out = dict(item, state=state)
-        if kind in ("manifests", "kustomize"):
-            for key in ("chart", "release_name", "namespace", "values", "create_namespace"):
-                if key in item:
-                    errors.append("%s: %s is a helm option, not one of type %s" % (where, key, kind))
-            path = item.get("path")
-            if state == "present":
-                if not isinstance(path, str) or not path:
-                    errors.append("%s: path (a directory on the controller) is required for type %s" % (where, kind))
-                elif not is_dir(path):
-                    errors.append("%s: path %s is not a directory on the controller" % (where, path))
-                elif kind == "kustomize" and not any(path_exists(os.path.join(path, f)) for f in KUSTOMIZATION_FILES):
-                    errors.append("%s: %s has no kustomization.yaml (type kustomize)" % (where, path))
-        else:
-            if "path" in item:
-                errors.append("%s: type helm takes chart (a chart directory or .tgz), not path" % where)
-            chart = item.get("chart")
-            if state == "present":
-                if not isinstance(chart, str) or not chart:
-                    errors.append("%s: chart (a chart directory or .tgz on the controller) is required" % where)
-                elif not path_exists(chart):
-                    errors.append("%s: chart %s does not exist on the controller" % (where, chart))
-                elif not is_dir(chart) and not chart.endswith((".tgz", ".tar.gz")):
-                    errors.append("%s: chart %s must be a chart directory or a .tgz archive" % (where, chart))
-                elif is_dir(chart) and not path_exists(os.path.join(chart, "Chart.yaml")):
-                    errors.append("%s: chart directory %s has no Chart.yaml" % (where, chart))
-            values = item.get("values", {})
-            if not isinstance(values, dict):
-                errors.append("%s: values must be a dict (got %s)" % (where, type(values).__name__))
-            for key in ("create_namespace", "wait"):
-                if key in item and not _is_bool(item[key]):
-                    errors.append("%s: %s must be true or false" % (where, key))
-            timeout = item.get("timeout", 300)
-            if _is_bool(timeout) or not isinstance(timeout, int) or timeout <= 0:
-                errors.append("%s: timeout must be a positive number of seconds (got %r)" % (where, timeout))
-            namespace = item.get("namespace", "default")
-            if not isinstance(namespace, str) or not _NAME_RE.match(namespace):
-                errors.append("%s: namespace must be a namespace name (got %r)" % (where, namespace))
-            release = item.get("release_name", name)
-            if not isinstance(release, str) or not _NAME_RE.match(release) or len(release) > _NAME_MAX:
-                errors.append("%s: release_name %r is not a valid Helm release name" % (where, release))
-            elif (namespace, release) in releases:
-                errors.append("%s: release %s in namespace %s is also add-on %s" % (
-                    where, release, namespace, releases[(namespace, release)]))
-            else:
-                releases[(namespace, release)] = name
-            out.update(
-                release_name=release,
-                namespace=namespace,
-                values=values if isinstance(values, dict) else {},
-                create_namespace=item.get("create_namespace", False),
-                wait=item.get("wait", True),
-                timeout=timeout,
-            )
-        result.append(out)
+        out = _validate_item(index, item, seen, releases, (path_exists, is_dir), errors)
+        if out is not None:
+            result.append(out)
     return result, errors
+
+
+def _validate_item(index, item, seen, releases, files, errors):
+    """``addons_extra[index]`` with its defaults filled in, or ``None`` when it is not an add-on at all; problems are
+    appended to ``errors``. ``seen`` (name -> first index) and ``releases`` ((namespace, release) -> add-on name)
+    collect what earlier items took; ``files`` is ``(path_exists, is_dir)``."""
+    where = "addons_extra[%d]" % index
+    if not isinstance(item, dict):
+        errors.append("%s must be a dict (got %s)" % (where, type(item).__name__))
+        return None
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        errors.append("%s: name is required" % where)
+        return None
+    where = "add-on %s" % name
+    if not _NAME_RE.match(name) or len(name) > _NAME_MAX:
+        errors.append(
+            "%s: the name must be lower-case letters, digits and '-', start and end with a letter or digit, "
+            "at most %d characters (it names the record ConfigMap %s<name>)" % (where, _NAME_MAX, RECORD_PREFIX)
+        )
+    if name in seen:
+        errors.append("%s: listed twice (addons_extra[%d] and addons_extra[%d])" % (where, seen[name], index))
+    seen.setdefault(name, index)
+    state = item.get("state", "present")
+    if state not in STATES:
+        errors.append("%s: state must be present or absent (got %r)" % (where, state))
+    kind = item.get("type")
+    if kind not in TYPES:
+        errors.append("%s: type must be one of %s (got %r)" % (where, ", ".join(TYPES), kind))
+        return None
+    out = dict(item, state=state)
+    if kind in ("manifests", "kustomize"):
+        errors.extend(_directory_errors(where, item, kind, state, *files))
+    else:
+        out.update(_helm_settings(where, name, item, state, releases, files, errors))
+    return out
+
+
+def _directory_errors(where, item, kind, state, path_exists, is_dir):
+    """The problems of a ``manifests`` or ``kustomize`` add-on: helm options, a missing directory or kustomization."""
+    errors = []
+    for key in ("chart", "release_name", "namespace", "values", "create_namespace"):
+        if key in item:
+            errors.append("%s: %s is a helm option, not one of type %s" % (where, key, kind))
+    path = item.get("path")
+    if state == "present":
+        if not isinstance(path, str) or not path:
+            errors.append("%s: path (a directory on the controller) is required for type %s" % (where, kind))
+        elif not is_dir(path):
+            errors.append("%s: path %s is not a directory on the controller" % (where, path))
+        elif kind == "kustomize" and not any(path_exists(os.path.join(path, f)) for f in KUSTOMIZATION_FILES):
+            errors.append("%s: %s has no kustomization.yaml (type kustomize)" % (where, path))
+    return errors
+
+
+def _chart_error(where, chart, path_exists, is_dir):
+    """What is wrong with ``chart`` (a chart directory or .tgz on the controller), else ``None``."""
+    if not isinstance(chart, str) or not chart:
+        return "%s: chart (a chart directory or .tgz on the controller) is required" % where
+    if not path_exists(chart):
+        return "%s: chart %s does not exist on the controller" % (where, chart)
+    if not is_dir(chart) and not chart.endswith((".tgz", ".tar.gz")):
+        return "%s: chart %s must be a chart directory or a .tgz archive" % (where, chart)
+    if is_dir(chart) and not path_exists(os.path.join(chart, "Chart.yaml")):
+        return "%s: chart directory %s has no Chart.yaml" % (where, chart)
+    return None
+
+
+def _helm_settings(where, name, item, state, releases, files, errors):
+    """A ``helm`` add-on's settings with their defaults (release_name, namespace, values, create_namespace, wait,
+    timeout); problems are appended to ``errors`` and the release is claimed in ``releases``."""
+    if "path" in item:
+        errors.append("%s: type helm takes chart (a chart directory or .tgz), not path" % where)
+    if state == "present":
+        problem = _chart_error(where, item.get("chart"), *files)
+        if problem:
+            errors.append(problem)
+    values = item.get("values", {})
+    if not isinstance(values, dict):
+        errors.append("%s: values must be a dict (got %s)" % (where, type(values).__name__))
+    for key in ("create_namespace", "wait"):
+        if key in item and not _is_bool(item[key]):
+            errors.append("%s: %s must be true or false" % (where, key))
+    timeout = item.get("timeout", 300)
+    if _is_bool(timeout) or not isinstance(timeout, int) or timeout <= 0:
+        errors.append("%s: timeout must be a positive number of seconds (got %r)" % (where, timeout))
+    namespace = item.get("namespace", "default")
+    if not isinstance(namespace, str) or not _NAME_RE.match(namespace):
+        errors.append("%s: namespace must be a namespace name (got %r)" % (where, namespace))
+    release = item.get("release_name", name)
+    if not isinstance(release, str) or not _NAME_RE.match(release) or len(release) > _NAME_MAX:
+        errors.append("%s: release_name %r is not a valid Helm release name" % (where, release))
+    elif (namespace, release) in releases:
+        errors.append(
+            "%s: release %s in namespace %s is also add-on %s"
+            % (where, release, namespace, releases[(namespace, release)])
+        )
+    else:
+        releases[(namespace, release)] = name
+    return {
+        "release_name": release,
+        "namespace": namespace,
+        "values": values if isinstance(values, dict) else {},
+        "create_namespace": item.get("create_namespace", False),
+        "wait": item.get("wait", True),
+        "timeout": timeout,
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
