@@ -547,21 +547,7 @@ def endpoint_errors(groups, hosts, settings=None):
                 "load_balancer_mode vip: cluster_api_endpoint.host %r must be an IP address (keepalived moves an "
                 "address, not a name)" % (host,)
             ]
-        if ip.is_loopback():
-            errors.append("load_balancer_mode vip: the virtual IP %s is a loopback address" % host)
-        elif str(ip) in owners:
-            errors.append(
-                "the virtual IP %s is the address of host %s: choose a free address in the node network"
-                % (host, owners[str(ip)])
-            )
-        peers = balancers or _members(groups, "control_plane")
-        for entry in hosts:
-            peer_ip = parse_ip(entry.get("address"))
-            if entry["host"] in peers and peer_ip is not None and peer_ip.version != ip.version:
-                errors.append(
-                    "the virtual IP %s is IPv%d but host %s, a VRRP peer, has the IPv%d address %s: use one family"
-                    % (host, ip.version, entry["host"], peer_ip.version, peer_ip)
-                )
+        errors.extend(_vip_errors(host, ip, owners, hosts, balancers or _members(groups, "control_plane")))
     elif mode == "local":
         if ip is None or not ip.is_loopback():
             errors.append(
@@ -576,23 +562,57 @@ def endpoint_errors(groups, hosts, settings=None):
             % (host, owners[str(ip)])
         )
     if ip is not None and not ip.is_loopback():
-        for name in ("cluster_pod_cidr", "cluster_service_cidr"):
-            network = parse_cidr(settings[name])[0]
-            if network is not None and ip.version == network.version and ip in network:
-                errors.append(
-                    "cluster_api_endpoint.host %s is inside %s %s: the endpoint must be outside the pod and "
-                    "service networks" % (host, name, settings[name])
-                )
-        node = parse_cidr(settings["cluster_node_cidr"])[0] if settings["cluster_node_cidr"] else None
-        if mode == "vip" and node is not None and ip not in node:
+        errors.extend(_endpoint_network_errors(host, ip, mode, settings))
+    errors.extend(_endpoint_port_errors(mode, port, balancers, settings))
+    return errors
+
+
+def _vip_errors(host, ip, owners, hosts, peers):
+    """A virtual IP that is loopback, a host's address (``owners``: address -> host), or of another IP family than
+    a VRRP peer's address."""
+    errors = []
+    if ip.is_loopback():
+        errors.append("load_balancer_mode vip: the virtual IP %s is a loopback address" % host)
+    elif str(ip) in owners:
+        errors.append(
+            "the virtual IP %s is the address of host %s: choose a free address in the node network"
+            % (host, owners[str(ip)])
+        )
+    for entry in hosts:
+        peer_ip = parse_ip(entry.get("address"))
+        if entry["host"] in peers and peer_ip is not None and peer_ip.version != ip.version:
             errors.append(
-                "the virtual IP %s is outside cluster_node_cidr %s: keepalived announces it on the node network"
-                % (host, settings["cluster_node_cidr"])
+                "the virtual IP %s is IPv%d but host %s, a VRRP peer, has the IPv%d address %s: use one family"
+                % (host, ip.version, entry["host"], peer_ip.version, peer_ip)
             )
+    return errors
+
+
+def _endpoint_network_errors(host, ip, mode, settings):
+    """An endpoint address inside the pod or service network, or a virtual IP outside ``cluster_node_cidr``."""
+    errors = []
+    for name in ("cluster_pod_cidr", "cluster_service_cidr"):
+        network = parse_cidr(settings[name])[0]
+        if network is not None and ip.version == network.version and ip in network:
+            errors.append(
+                "cluster_api_endpoint.host %s is inside %s %s: the endpoint must be outside the pod and "
+                "service networks" % (host, name, settings[name])
+            )
+    node = parse_cidr(settings["cluster_node_cidr"])[0] if settings["cluster_node_cidr"] else None
+    if mode == "vip" and node is not None and ip not in node:
+        errors.append(
+            "the virtual IP %s is outside cluster_node_cidr %s: keepalived announces it on the node network"
+            % (host, settings["cluster_node_cidr"])
+        )
+    return errors
+
+
+def _endpoint_port_errors(mode, port, balancers, settings):
+    """The endpoint port taken by kube-apiserver on the hosts where haproxy runs next to it."""
     apiserver_port = _as_int(settings["control_plane_apiserver_port"]) or 6443
     shares_hosts = mode == "local" or (mode == "vip" and not balancers)
     if shares_hosts and port == apiserver_port:
-        errors.append(
+        return [
             "cluster_api_endpoint.port is %d, the port kube-apiserver listens on (control_plane_apiserver_port), "
             "and haproxy runs on the control-plane hosts in load_balancer_mode %s: give the endpoint another port "
             "(e.g. %d)%s"
@@ -602,8 +622,8 @@ def endpoint_errors(groups, hosts, settings=None):
                 LOCAL_ENDPOINT_PORT if mode == "local" else 8443,
                 " or put the load balancers on hosts of their own (group load_balancers)" if mode == "vip" else "",
             )
-        )
-    return errors
+        ]
+    return []
 
 
 def inventory_errors(groups, hosts, settings=None):
