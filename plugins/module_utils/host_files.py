@@ -105,55 +105,64 @@ def plan(directories=(), files=(), required=(), required_hint="", check_mode=Fal
         if missing:
             raise HostFilesError("%s missing on this host%s" % (", ".join(missing),
                                                                  ": " + required_hint if required_hint else ""))
-    actions = []
-    for entry in directories:
-        path = _absolute(entry["path"])
-        mode = parse_mode(entry.get("mode") or "0755")
-        uid, gid = ids(entry.get("owner") or "root", entry.get("group") or "root")
-        st = _stat(path)
-        if st is None:
-            actions.append(dict(kind="directory", path=path, what="create", mode=mode, uid=uid, gid=gid))
-        elif not stat.S_ISDIR(st.st_mode):
-            raise HostFilesError("%s exists and is not a directory; move it away" % path)
-        elif stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
-            actions.append(dict(kind="directory", path=path, what="attributes", mode=mode, uid=uid, gid=gid))
+    actions = [action for action in (_directory_action(entry) for entry in directories) if action is not None]
     seen = set()
     for entry in files:
         path = _absolute(entry["path"])
         if path in seen:
             raise HostFilesError("%s is listed twice" % path)
         seen.add(path)
-        st = _stat(path)
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            raise HostFilesError("%s exists and is not a regular file; move it away" % path)
-        if entry.get("state", "present") == "absent":
-            if st is not None:
-                actions.append(dict(kind="file", path=path, what="remove"))
-            continue
-        content, sources = entry.get("content"), entry.get("sources")
-        if (content is None) == (not sources):
-            raise HostFilesError("%s: give either content or sources for a file that should be present" % path)
-        data = content.encode("utf-8") if content is not None else _sources(path, sources, check_mode)
-        mode = parse_mode(entry.get("mode") or "0644")
-        uid, gid = ids(entry.get("owner") or "root", entry.get("group") or "root")
-        validate = entry.get("validate")
-        if validate and "%s" not in validate:
-            raise HostFilesError("validate command for %s must contain %%s (the new file): %s" % (path, validate))
-        action = dict(kind="file", path=path, mode=mode, uid=uid, gid=gid, data=data, validate=validate, before=None)
-        if data is None:  # check mode, sources not there yet
-            actions.append(dict(action, what="write" if st is not None else "create"))
-            continue
-        if st is None:
-            actions.append(dict(action, what="create", before=""))
-            continue
-        old = _read(path, len(data)) if st.st_size == len(data) else None
-        if old != data:
-            if st.st_size <= DIFF_MAX:
-                action["before"] = _read(path, DIFF_MAX).decode("utf-8", "replace")
-            actions.append(dict(action, what="write"))
-        elif stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
-            actions.append(dict(action, what="attributes"))
+        action = _file_action(path, entry, check_mode)
+        if action is not None:
+            actions.append(action)
     return actions
+
+
+def _directory_action(entry):
+    """The action for one directory entry (create, or fix mode and owner), ``None`` when it is as wanted."""
+    path = _absolute(entry["path"])
+    mode = parse_mode(entry.get("mode") or "0755")
+    uid, gid = ids(entry.get("owner") or "root", entry.get("group") or "root")
+    st = _stat(path)
+    if st is None:
+        return dict(kind="directory", path=path, what="create", mode=mode, uid=uid, gid=gid)
+    if not stat.S_ISDIR(st.st_mode):
+        raise HostFilesError("%s exists and is not a directory; move it away" % path)
+    if stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
+        return dict(kind="directory", path=path, what="attributes", mode=mode, uid=uid, gid=gid)
+    return None
+
+
+def _file_action(path, entry, check_mode):
+    """The action for the file entry at ``path`` (create, write, attributes or remove), ``None`` when it is as
+    wanted. In check mode, sources not there yet plan a write without data."""
+    st = _stat(path)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise HostFilesError("%s exists and is not a regular file; move it away" % path)
+    if entry.get("state", "present") == "absent":
+        return dict(kind="file", path=path, what="remove") if st is not None else None
+    content, sources = entry.get("content"), entry.get("sources")
+    if (content is None) == (not sources):
+        raise HostFilesError("%s: give either content or sources for a file that should be present" % path)
+    data = content.encode("utf-8") if content is not None else _sources(path, sources, check_mode)
+    mode = parse_mode(entry.get("mode") or "0644")
+    uid, gid = ids(entry.get("owner") or "root", entry.get("group") or "root")
+    validate = entry.get("validate")
+    if validate and "%s" not in validate:
+        raise HostFilesError("validate command for %s must contain %%s (the new file): %s" % (path, validate))
+    action = dict(kind="file", path=path, mode=mode, uid=uid, gid=gid, data=data, validate=validate, before=None)
+    if data is None:  # check mode, sources not there yet
+        return dict(action, what="write" if st is not None else "create")
+    if st is None:
+        return dict(action, what="create", before="")
+    old = _read(path, len(data)) if st.st_size == len(data) else None
+    if old != data:
+        if st.st_size <= DIFF_MAX:
+            action["before"] = _read(path, DIFF_MAX).decode("utf-8", "replace")
+        return dict(action, what="write")
+    if stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
+        return dict(action, what="attributes")
+    return None
 
 
 def probe(paths, limit=65536):
