@@ -175,6 +175,11 @@ class Artifact(object):
         return "sha256=%s\n%s\n" % (sha256, layout)
 
 
+_ARTIFACT_OPTIONS = frozenset(
+    ("name", "version", "src", "sha256", "unpack", "strip_components", "mode", "filename", "links", "force")
+)
+
+
 def parse_artifacts(root, specs):
     """Validate the module's ``artifacts`` list; return ``Artifact`` objects. Raises ``ArtifactError``."""
     if not isinstance(root, str) or not root.startswith("/"):
@@ -182,43 +187,58 @@ def parse_artifacts(root, specs):
     root = os.path.normpath(root)
     if root == "/":
         raise ArtifactError("root cannot be / (use a dedicated directory such as /opt/kubesmith)")
-    allowed = {"name", "version", "src", "sha256", "unpack", "strip_components", "mode", "filename", "links", "force"}
     artifacts = []
     seen = {}
     link_owner = {}
     for index, spec in enumerate(specs or []):
-        if not isinstance(spec, dict):
-            raise ArtifactError("artifacts[%d] must be a dictionary, got %r" % (index, spec))
-        unknown = sorted(set(spec) - allowed)
-        if unknown:
-            raise ArtifactError("artifacts[%d]: unknown option(s) %s" % (index, ", ".join(unknown)))
-        for key in ("name", "version", "src"):
-            if spec.get(key) in (None, ""):
-                raise ArtifactError("artifacts[%d]: %s is required" % (index, key))
-        art = Artifact(root, **{k: v for k, v in spec.items() if k in allowed})
+        art = _parse_artifact(root, index, spec)
         key = (art.name, art.version)
         if key in seen:
-            raise ArtifactError("artifact %s is listed twice (artifacts[%d] and artifacts[%d]); list each name and "
-                                "version once" % (art.label, seen[key], index))
+            raise ArtifactError(
+                "artifact %s is listed twice (artifacts[%d] and artifacts[%d]); list each name and "
+                "version once" % (art.label, seen[key], index)
+            )
         seen[key] = index
         for link_path in art.links:
             if link_path in link_owner:
-                raise ArtifactError("link %s is claimed by both %s and %s" % (link_path, link_owner[link_path],
-                                                                             art.label))
+                raise ArtifactError(
+                    "link %s is claimed by both %s and %s" % (link_path, link_owner[link_path], art.label)
+                )
             link_owner[link_path] = art.label
         artifacts.append(art)
+    _check_link_layout(artifacts, link_owner)
+    return artifacts
+
+
+def _parse_artifact(root, index, spec):
+    """``artifacts[index]`` as an ``Artifact`` under ``root``: a dictionary of known options with name, version
+    and src."""
+    if not isinstance(spec, dict):
+        raise ArtifactError("artifacts[%d] must be a dictionary, got %r" % (index, spec))
+    unknown = sorted(set(spec) - _ARTIFACT_OPTIONS)
+    if unknown:
+        raise ArtifactError("artifacts[%d]: unknown option(s) %s" % (index, ", ".join(unknown)))
+    for key in ("name", "version", "src"):
+        if spec.get(key) in (None, ""):
+            raise ArtifactError("artifacts[%d]: %s is required" % (index, key))
+    return Artifact(root, **{k: v for k, v in spec.items() if k in _ARTIFACT_OPTIONS})
+
+
+def _check_link_layout(artifacts, link_owner):
+    """No link below another link, none inside a version directory (``link_owner``: link path -> artifact label)."""
     paths = sorted(link_owner)
     for i, path in enumerate(paths[:-1]):
         nxt = paths[i + 1]
         if _inside(nxt, path):
-            raise ArtifactError("link %s lies below link %s: it would be written through the other symlink" % (
-                nxt, path))
+            raise ArtifactError(
+                "link %s lies below link %s: it would be written through the other symlink" % (nxt, path)
+            )
     for art in artifacts:
         for path in paths:
             if _inside(path, art.version_dir):
-                raise ArtifactError("link %s (%s) lies inside the version directory of %s" % (
-                    path, link_owner[path], art.label))
-    return artifacts
+                raise ArtifactError(
+                    "link %s (%s) lies inside the version directory of %s" % (path, link_owner[path], art.label)
+                )
 
 
 # --------------------------------------------------------------------------- files and archives
