@@ -433,9 +433,8 @@ def _ca_copy(ca_id, node, directory, stem, with_key):
 
 
 def _specs_for_node(node, view, settings, roles):
-    pki, etcd_pki, conf = settings.pki_dir, settings.etcd_pki_dir, settings.kubeconfig_dir
+    pki, etcd_pki = settings.pki_dir, settings.etcd_pki_dir
     api_url = endpoint_url(view, settings)
-    cp_url = settings.control_plane_server or api_url
     is_cp = "control_plane" in roles
     specs = []
     if is_cp or "node" in roles or "load_balancer" in roles:
@@ -443,59 +442,7 @@ def _specs_for_node(node, view, settings, roles):
     if is_cp or "etcd" in roles:
         specs.append(_ca_copy(ETCD_CA, node, etcd_pki, "ca", with_key=is_cp))
     if is_cp:
-        specs.append(_ca_copy(FRONT_PROXY_CA, node, pki, "front-proxy-ca", with_key=True))
-        specs.append(
-            CertSpec(
-                name=SERVICE_ACCOUNT,
-                host=node.host,
-                kind=KEYPAIR,
-                issuer="",
-                key_path=posixpath.join(pki, "sa.key"),
-                public_key_path=posixpath.join(pki, "sa.pub"),
-            )
-        )
-        dns, ips = apiserver_sans(view, settings)
-        specs += [
-            _leaf("apiserver", node, KUBERNETES_CA, SERVER, "kube-apiserver", dns=dns, ips=ips, directory=pki),
-            _leaf(
-                "apiserver-kubelet-client",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "kube-apiserver-kubelet-client",  # no group: RBAC binds the user to system:kubelet-api-admin
-                directory=pki,
-            ),
-            _leaf("front-proxy-client", node, FRONT_PROXY_CA, CLIENT, "front-proxy-client", directory=pki),
-            _leaf("apiserver-etcd-client", node, ETCD_CA, CLIENT, "kube-apiserver-etcd-client", directory=pki),
-            _leaf(
-                "controller-manager",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "system:kube-controller-manager",
-                kubeconfig=posixpath.join(conf, "controller-manager.conf"),
-                server=cp_url,
-            ),
-            _leaf(
-                "scheduler",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "system:kube-scheduler",
-                kubeconfig=posixpath.join(conf, "scheduler.conf"),
-                server=cp_url,
-            ),
-            _leaf(
-                "admin",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "kubernetes-admin",
-                orgs=["system:masters"],
-                kubeconfig=posixpath.join(conf, "admin.conf"),
-                server=api_url,
-            ),
-        ]
+        specs += _control_plane_specs(node, view, settings, api_url)
     if is_cp or "load_balancer" in roles:
         # The load balancer's /readyz check: any authenticated user may read /readyz, /healthz, /livez and /version
         # (ClusterRole system:public-info-viewer), so no organisation -- the certificate grants nothing else.
@@ -503,57 +450,128 @@ def _specs_for_node(node, view, settings, roles):
             _leaf("apiserver-health-client", node, KUBERNETES_CA, CLIENT, HEALTH_CLIENT_CN, directory=pki),
         )
     if "etcd" in roles:
-        dns, ips = _split_sans(list(node.dns_names) + ["localhost"] + list(node.ip_addresses) + ["127.0.0.1"])
-        specs += [
-            # The etcd server certificate carries clientAuth too: etcd's gRPC gateway dials its own
-            # client port with it when client-cert-auth is on.
-            _leaf("etcd-server", node, ETCD_CA, PEER, node.name, dns=dns, ips=ips, directory=etcd_pki, stem="server"),
-            _leaf("etcd-peer", node, ETCD_CA, PEER, node.name, dns=dns, ips=ips, directory=etcd_pki, stem="peer"),
-            _leaf(
-                "etcd-healthcheck-client",
-                node,
-                ETCD_CA,
-                CLIENT,
-                "kube-etcd-healthcheck-client",
-                directory=etcd_pki,
-                stem="healthcheck-client",
-            ),
-        ]
+        specs += _etcd_specs(node, settings)
     if "node" in roles:
-        dns, ips = _split_sans(list(node.dns_names) + list(node.ip_addresses))
-        specs += [
-            _leaf(
-                "kubelet",
-                node,
-                KUBERNETES_CA,
-                SERVER,
-                "system:node:%s" % node.name,
-                orgs=["system:nodes"],
-                dns=dns,
-                ips=ips,
-                directory=pki,
-            ),
-            _leaf(
-                "kubelet-client",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "system:node:%s" % node.name,
-                orgs=["system:nodes"],
-                kubeconfig=posixpath.join(conf, "kubelet.conf"),
-                server=api_url,
-            ),
-            _leaf(
-                "kube-proxy",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "system:kube-proxy",
-                kubeconfig=posixpath.join(conf, "kube-proxy.conf"),
-                server=api_url,
-            ),
-        ]
+        specs += _node_specs(node, settings, api_url)
     return specs
+
+
+def _control_plane_specs(node, view, settings, api_url):
+    """A control-plane host's own: the front-proxy CA and service-account key, the apiserver's certificates and the
+    kubeconfigs of the controller manager, the scheduler and the admin (``api_url``: the API endpoint)."""
+    pki, conf = settings.pki_dir, settings.kubeconfig_dir
+    cp_url = settings.control_plane_server or api_url
+    dns, ips = apiserver_sans(view, settings)
+    return [
+        _ca_copy(FRONT_PROXY_CA, node, pki, "front-proxy-ca", with_key=True),
+        CertSpec(
+            name=SERVICE_ACCOUNT,
+            host=node.host,
+            kind=KEYPAIR,
+            issuer="",
+            key_path=posixpath.join(pki, "sa.key"),
+            public_key_path=posixpath.join(pki, "sa.pub"),
+        ),
+        _leaf("apiserver", node, KUBERNETES_CA, SERVER, "kube-apiserver", dns=dns, ips=ips, directory=pki),
+        _leaf(
+            "apiserver-kubelet-client",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "kube-apiserver-kubelet-client",  # no group: RBAC binds the user to system:kubelet-api-admin
+            directory=pki,
+        ),
+        _leaf("front-proxy-client", node, FRONT_PROXY_CA, CLIENT, "front-proxy-client", directory=pki),
+        _leaf("apiserver-etcd-client", node, ETCD_CA, CLIENT, "kube-apiserver-etcd-client", directory=pki),
+        _leaf(
+            "controller-manager",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "system:kube-controller-manager",
+            kubeconfig=posixpath.join(conf, "controller-manager.conf"),
+            server=cp_url,
+        ),
+        _leaf(
+            "scheduler",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "system:kube-scheduler",
+            kubeconfig=posixpath.join(conf, "scheduler.conf"),
+            server=cp_url,
+        ),
+        _leaf(
+            "admin",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "kubernetes-admin",
+            orgs=["system:masters"],
+            kubeconfig=posixpath.join(conf, "admin.conf"),
+            server=api_url,
+        ),
+    ]
+
+
+def _etcd_specs(node, settings):
+    """An etcd member's server, peer and health-check client certificates."""
+    etcd_pki = settings.etcd_pki_dir
+    dns, ips = _split_sans(list(node.dns_names) + ["localhost"] + list(node.ip_addresses) + ["127.0.0.1"])
+    return [
+        # The etcd server certificate carries clientAuth too: etcd's gRPC gateway dials its own
+        # client port with it when client-cert-auth is on.
+        _leaf("etcd-server", node, ETCD_CA, PEER, node.name, dns=dns, ips=ips, directory=etcd_pki, stem="server"),
+        _leaf("etcd-peer", node, ETCD_CA, PEER, node.name, dns=dns, ips=ips, directory=etcd_pki, stem="peer"),
+        _leaf(
+            "etcd-healthcheck-client",
+            node,
+            ETCD_CA,
+            CLIENT,
+            "kube-etcd-healthcheck-client",
+            directory=etcd_pki,
+            stem="healthcheck-client",
+        ),
+    ]
+
+
+def _node_specs(node, settings, api_url):
+    """A node's kubelet serving certificate and the kubeconfigs of the kubelet and kube-proxy (``api_url``: the API
+    endpoint)."""
+    pki, conf = settings.pki_dir, settings.kubeconfig_dir
+    dns, ips = _split_sans(list(node.dns_names) + list(node.ip_addresses))
+    return [
+        _leaf(
+            "kubelet",
+            node,
+            KUBERNETES_CA,
+            SERVER,
+            "system:node:%s" % node.name,
+            orgs=["system:nodes"],
+            dns=dns,
+            ips=ips,
+            directory=pki,
+        ),
+        _leaf(
+            "kubelet-client",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "system:node:%s" % node.name,
+            orgs=["system:nodes"],
+            kubeconfig=posixpath.join(conf, "kubelet.conf"),
+            server=api_url,
+        ),
+        _leaf(
+            "kube-proxy",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "system:kube-proxy",
+            kubeconfig=posixpath.join(conf, "kube-proxy.conf"),
+            server=api_url,
+        ),
+    ]
 
 
 def required_certificates(view, settings, host=None):
