@@ -35,7 +35,7 @@ Every failure is a :class:`KubeApiError`:
 object with ``request(method, url, body, headers, timeout) -> (status, body bytes)`` (tests do).
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 import base64
 import binascii
@@ -72,7 +72,7 @@ class KubeApiError(Exception):
         return self.status == 404
 
 
-def path_quote(part):
+def path_quote(part: str) -> str:
     """One path segment (a namespace or object name) escaped for a URL."""
     return quote(str(part), safe="")
 
@@ -84,7 +84,9 @@ def _check_file(option, path):
         raise KubeApiError(str(exc), kind="config") from exc
 
 
-def ssl_context(ca_file=None, client_cert=None, client_key=None):
+def ssl_context(
+    ca_file: str | None = None, client_cert: str | None = None, client_key: str | None = None
+) -> ssl.SSLContext:
     """The SSLContext for the API: trust ``ca_file`` (else the system store), present the client certificate."""
     try:
         return tls_client.client_context(ca_file, client_cert, client_key, ca_option="ca_file")
@@ -136,7 +138,7 @@ def _scalar(text):
     return text
 
 
-def read_kubeconfig(path):
+def read_kubeconfig(path: str) -> dict:
     """``{"server", "ca_file"|"ca_pem", "client_cert"|"cert_pem", "client_key"|"key_pem"}`` from a kubeconfig.
 
     Only the subset kubeconfigs with one cluster and one user use (block mappings, one scalar per line) is read;

@@ -133,7 +133,7 @@ def _hosts(entries, what):
     return out
 
 
-def proxy_hosts(mode, groups, node_groups=("control_plane", "workers")):
+def proxy_hosts(mode: str, groups: dict, node_groups: tuple[str, ...] = ("control_plane", "workers")) -> list[str]:
     """Inventory names of the hosts that run haproxy (and, in vip mode, keepalived), in inventory order."""
     if mode not in MODES:
         raise LbConfigError("load_balancer_mode must be one of %s (got %r)" % (", ".join(MODES), mode))
@@ -152,7 +152,7 @@ def proxy_hosts(mode, groups, node_groups=("control_plane", "workers")):
     return out
 
 
-def api_endpoint(mode, endpoint):
+def api_endpoint(mode: str, endpoint: dict | None) -> dict:
     """The API endpoint's parts with the defaults of ``load_balancer_mode``: ``{"host": str or None, "port": int}``.
 
     ``host`` None means the primary control-plane host's address (the caller knows it). The one rule for every
@@ -172,7 +172,7 @@ def api_endpoint(mode, endpoint):
     return {"host": host, "port": port or 6443}
 
 
-def settings(raw):
+def settings(raw: dict) -> dict:
     """Validated settings: ``raw`` over :data:`DEFAULTS`. Raises :class:`LbConfigError`."""
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
@@ -285,7 +285,7 @@ def _check_haproxy_tuning(s):
         raise LbConfigError("load_balancer_check_host %r is not a host name" % (s["check_host"],))
 
 
-def bind_address(s):
+def bind_address(s: dict) -> str:
     """Where the endpoint port listens: ``bind_address``, else vip every address, local the endpoint host."""
     if s["bind_address"]:
         ip = _ip(s["bind_address"])
@@ -303,7 +303,7 @@ def _addr(host, port):
     return "%s:%d" % (host, port)
 
 
-def haproxy_config(raw):
+def haproxy_config(raw: dict) -> str:
     """haproxy.cfg text for one host."""
     s = settings(raw)
     if s["mode"] == "none":
@@ -370,14 +370,14 @@ def haproxy_config(raw):
     return "\n".join(lines)
 
 
-def vrrp_peers(s):
+def vrrp_peers(s: dict) -> tuple[int, list[str]]:
     """(priority of this host, [addresses of the other hosts]) -- first host in inventory order highest."""
     names = [h["name"] for h in s["proxy_hosts"]]
     index = names.index(s["host"])
     return PRIORITY_FIRST - index, [h["address"] for h in s["proxy_hosts"] if h["name"] != s["host"]]
 
 
-def keepalived_config(raw):
+def keepalived_config(raw: dict) -> str:
     """keepalived.conf text for one host (vip mode)."""
     s = settings(raw)
     if s["mode"] != "vip":
@@ -429,7 +429,7 @@ def keepalived_config(raw):
     return "\n".join(lines)
 
 
-def interface_for(facts, address):
+def interface_for(facts: dict, address: str) -> str | None:
     """Name of the interface that carries ``address`` in Ansible facts (``ansible_facts``), or None."""
     ip = _ip(address)
     if ip is None or not facts:

@@ -22,7 +22,7 @@ class NodeAddressError(ValueError):
     """Input a node address cannot be read from (the message names the filter)."""
 
 
-def get(mapping, key, default=None):
+def get(mapping, key: str, default=None):
     """``mapping[key]``, or ``default`` when it is missing, ``None`` or ``mapping`` is not subscriptable."""
     try:
         value = mapping[key]
@@ -31,7 +31,7 @@ def get(mapping, key, default=None):
     return default if value is None else value
 
 
-def host_entry(host, host_vars) -> dict:
+def host_entry(host: str, host_vars) -> dict:
     """One inventory host as ``preflight.make_host`` describes it, read from its variables."""
     facts = get(host_vars, "ansible_facts", {}) or {}
     node_name = get(host_vars, "node_name")

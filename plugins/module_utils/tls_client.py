@@ -17,13 +17,14 @@ Each client turns :class:`TlsSetupError` and :class:`TransportError` into its ow
 connection failures (``OSError``, ``http.client.HTTPException``) pass through for the client to describe.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 import http.client
 import os
 import ssl
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 
@@ -31,7 +32,7 @@ class TlsSetupError(ValueError):
     """The TLS files given cannot be used; the message names the option to fix."""
 
 
-def check_readable(option, path):
+def check_readable(option: str, path: str) -> None:
     """Raise :class:`TlsSetupError` unless ``path`` is a file this user can read."""
     if not os.path.isfile(path):
         raise TlsSetupError("%s %s does not exist or is not a file" % (option, path))
@@ -39,7 +40,9 @@ def check_readable(option, path):
         raise TlsSetupError("%s %s is not readable by this user" % (option, path))
 
 
-def client_context(ca=None, client_cert=None, client_key=None, ca_option="ca_file"):
+def client_context(
+    ca: str | None = None, client_cert: str | None = None, client_key: str | None = None, ca_option: str = "ca_file"
+) -> ssl.SSLContext:
     """An SSLContext that trusts ``ca`` (else the system store), checks host names and presents the client
     certificate when given (``client_cert`` and ``client_key`` go together)."""
     if bool(client_cert) != bool(client_key):
@@ -66,7 +69,7 @@ class TransportError(ValueError):
     """A URL the transport cannot connect to; the message quotes it."""
 
 
-def split_url(url):
+def split_url(url: str) -> tuple[str, str, int, str]:
     """``(scheme, host, port, path with query)`` of an ``http(s)://host[:port]`` URL (default ports 80 and 443)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -93,7 +96,7 @@ class HttpTransport(object):
             return http.client.HTTPSConnection(host, port, timeout=timeout, context=context), path
         return http.client.HTTPConnection(host, port, timeout=timeout), path
 
-    def request(self, method, url, body, headers, timeout):
+    def request(self, method: str, url: str, body: bytes | None, headers: dict, timeout: float) -> tuple[int, bytes]:
         """Send one request; ``(status, body bytes)`` whatever the status."""
         conn, path = self._connect(url, timeout)
         try:
@@ -103,7 +106,9 @@ class HttpTransport(object):
         finally:
             conn.close()
 
-    def stream(self, method, url, body, headers, timeout, chunk_size=65536):
+    def stream(
+        self, method: str, url: str, body: bytes | None, headers: dict, timeout: float, chunk_size: int = 65536
+    ) -> Iterator[tuple[int | None, bytes]]:
         """Yield ``(status, body)`` for a non-200 answer, else ``(200, b"")`` then ``(None, chunk)`` per chunk read."""
         conn, path = self._connect(url, timeout)
         try:

@@ -86,7 +86,7 @@ Refusals (:class:`UpgradePlanError`, before anything changes):
   is not in the inventory group it belongs to, an inventory host missing from ``current``.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -120,13 +120,13 @@ _TRIPLE_RE = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+~.][0
 _PERCENT_RE = re.compile(r"^\s*([0-9]+)\s*%\s*$")
 
 
-def kubelet_skew(kube_version):
+def kubelet_skew(kube_version: str) -> int:
     """How many minors a kubelet may lag behind an apiserver of ``kube_version``."""
     version = kv.parse_version(kube_version, require_patch=False)
     return _KUBELET_SKEW_SINCE_1_28 if (version.major, version.minor) >= (1, 28) else _KUBELET_SKEW_BEFORE_1_28
 
 
-def parse_triple(value, what):
+def parse_triple(value: str, what: str) -> tuple[int, int, int]:
     """``'3.4.23'``, ``'v1.7.24'``, ``'1.6.20~ds1-1'`` -> ``(3, 4, 23)``; :class:`UpgradePlanError` otherwise."""
     if isinstance(value, bool) or not isinstance(value, str):
         raise UpgradePlanError("%s version %r is not a string such as 3.5.16: quote it" % (what, value))
@@ -138,7 +138,7 @@ def parse_triple(value, what):
     return tuple(int(part) for part in match.groups())
 
 
-def normalize_kube(value, what):
+def normalize_kube(value: str, what: str) -> str:
     """The canonical form (``v1.20.2+kubesmith.1``) of a Kubernetes version, as :class:`UpgradePlanError`."""
     try:
         return str(kv.parse_version(value))
@@ -146,7 +146,7 @@ def normalize_kube(value, what):
         raise UpgradePlanError("%s: %s" % (what, exc)) from None
 
 
-def worker_batch_size(batch, workers):
+def worker_batch_size(batch: int | str, workers: int) -> int:
     """Hosts per worker batch: ``batch`` is a count (int or digit string) or ``'N%'`` of ``workers`` (the number of
     workers in the inventory; rounded down, at least 1)."""
     if isinstance(batch, bool):
@@ -263,7 +263,7 @@ def _check_patch_move(host, what, cur, tgt, allow_downgrade, minor_jump_allowed)
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def plan(current, target, settings):
+def plan(current: dict, target: dict, settings: dict) -> dict:
     """The ordered upgrade plan (see the module docstring); raises :class:`UpgradePlanError` when unsafe."""
     try:
         return _plan(current, target, settings)
