@@ -27,7 +27,7 @@ class HostFilesError(Exception):
     pass
 
 
-def parse_mode(text):
+def parse_mode(text: str) -> int:
     """'0644' -> 0o644; anything that is not an octal permission mode is refused. (An unquoted YAML 0644 is the
     number 420: the action plugin refuses numbers before they get here.)"""
     text = str(text)
@@ -39,7 +39,7 @@ def parse_mode(text):
     return mode
 
 
-def ids(owner, group):
+def ids(owner: str, group: str) -> tuple[int, int]:
     try:
         uid = pwd.getpwnam(owner).pw_uid
     except KeyError:
@@ -91,7 +91,7 @@ def _sources(path, sources, check_mode):
     return b"".join(chunks)
 
 
-def plan(directories=(), files=(), required=(), required_hint="", check_mode=False):
+def plan(directories=(), files=(), required=(), required_hint: str = "", check_mode: bool = False) -> list[dict]:
     """What a run would do, as a list of action dicts, in order (directories first, then files).
 
     directories: dicts with path, mode, owner, group. files: dicts with path, content (text) or sources (paths on
@@ -165,7 +165,7 @@ def _file_action(path, entry, check_mode):
     return None
 
 
-def probe(paths, limit=65536):
+def probe(paths: list[str], limit: int = 65536) -> dict[str, str | None]:
     """{path: its text (at most ``limit`` bytes), or None when it does not exist} - read before anything is written.
     For small state files such as /proc/sys values."""
     out = {}
@@ -181,7 +181,7 @@ def probe(paths, limit=65536):
     return out
 
 
-def write_atomic(path, data, mode, uid, gid, validate=None, run_command=None):
+def write_atomic(path: str, data: bytes, mode: int, uid: int, gid: int, validate=None, run_command=None) -> None:
     """Temporary file beside ``path`` (mode and owner set before any byte), fsync, optional validation, rename."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
@@ -217,7 +217,7 @@ def write_atomic(path, data, mode, uid, gid, validate=None, run_command=None):
             os.unlink(tmp)
 
 
-def apply(actions, run_command=None):
+def apply(actions: list[dict], run_command=None) -> None:
     """Perform the planned actions, in order."""
     for action in actions:
         path, what = action["path"], action["what"]
@@ -236,7 +236,7 @@ def apply(actions, run_command=None):
             os.chmod(path, action["mode"])
 
 
-def summary(actions, diff=False, secret_paths=()):
+def summary(actions: list[dict], diff: bool = False, secret_paths=()) -> dict:
     """The module result: changed, the paths by kind of change, and (diff mode) a before/after per written file."""
     result = dict(
         changed=bool(actions),
@@ -266,7 +266,7 @@ def summary(actions, diff=False, secret_paths=()):
     return result
 
 
-def unit_path(name, directory="/etc/systemd/system"):
+def unit_path(name: str, directory: str = "/etc/systemd/system") -> str:
     return "%s/%s.service" % (directory.rstrip("/"), name)
 
 
@@ -284,11 +284,11 @@ def component_restarts(names, config_files, changed_paths, binaries_changed=Fals
     return [name for name in names if name in hit or unit_path(name, unit_dir) in changed]
 
 
-def sysctl_path(name):
+def sysctl_path(name: str) -> str:
     return "/proc/sys/" + str(name).replace(".", "/")
 
 
-def sysctl_drift(wanted, probed):
+def sysctl_drift(wanted: dict, probed: dict[str, str | None]) -> list[str]:
     """Names of kernel parameters whose running value (``probed``: /proc/sys path -> text or None) is not the wanted
     one; whitespace between fields does not count (the kernel separates them with tabs). A parameter the kernel
     does not have counts as drift, so loading the file reports it."""

@@ -55,7 +55,7 @@ drained node (cordoned, nothing left to evict) reports no change. In check mode 
 says what would be cordoned and evicted, refusals fail as they would for real.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 import re
 import time
@@ -111,7 +111,7 @@ class DrainOptions(object):
 # ---------------------------------------------------------------- pods
 
 
-def pod_key(pod):
+def pod_key(pod: dict) -> str:
     meta = pod.get("metadata") or {}
     return "%s/%s" % (meta.get("namespace", "default"), meta.get("name", ""))
 
@@ -123,7 +123,7 @@ def _controller(pod):
     return None
 
 
-def classify(pods, opts):
+def classify(pods: list[dict], opts: DrainOptions) -> tuple[list, list, list, list]:
     """Split the node's pods: ``(evict, wait, skipped, refused)``.
 
     ``evict``: pods to evict; ``wait``: pods already terminating (waited for only); ``skipped`` and ``refused``:
@@ -197,7 +197,7 @@ def _set_unschedulable(client, node, value):
 # ---------------------------------------------------------------- eviction
 
 
-def eviction_api_version(client):
+def eviction_api_version(client) -> str | None:
     """``policy/v1`` or ``policy/v1beta1`` as discovery of ``/api/v1`` names it for ``pods/eviction``, else None."""
     try:
         discovery = client.get("/api/v1")
@@ -325,7 +325,7 @@ def _set_state(client, node, state, check_mode):
     return result
 
 
-def drain(client, node, opts, check_mode=False, clock=time.monotonic, sleep=time.sleep):
+def drain(client, node: str, opts: DrainOptions, check_mode=False, clock=time.monotonic, sleep=time.sleep) -> dict:
     """Cordon ``node`` and evict its pods; see the module docstring. Returns the result dict."""
     start = clock()
     deadline = start + opts.timeout
@@ -451,7 +451,9 @@ def _drain_failure(client, node, opts, exc, result, cordoned_here):
     return DrainError(message, failed)
 
 
-def run(client, node, state, opts, check_mode=False, clock=time.monotonic, sleep=time.sleep):
+def run(
+    client, node: str, state: str, opts: DrainOptions, check_mode=False, clock=time.monotonic, sleep=time.sleep
+) -> dict:
     """Bring ``node`` to ``state`` (``drained``, ``cordoned`` or ``uncordoned``); returns the result dict."""
     if not node:
         raise DrainError("node must be a node name")
