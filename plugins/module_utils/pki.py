@@ -190,7 +190,7 @@ class InventoryView:
         return tuple(out)
 
 
-def parse_ip(value):
+def parse_ip(value) -> str | None:
     """Return the normalised IP address text, or None when ``value`` is not an IP address."""
     try:
         return str(ipaddress.ip_address(str(value).strip().strip("[]")))
@@ -221,7 +221,7 @@ def _node(host, hostvars):
     return Node(host=host, name=name, dns_names=tuple(dns), ip_addresses=tuple(ips))
 
 
-def inventory_view(groups, hostvars, node_groups=("workers",)):
+def inventory_view(groups: dict, hostvars, node_groups: tuple[str, ...] = ("workers",)) -> InventoryView:
     """Build the :class:`InventoryView` from Ansible's ``groups`` and per-host variables.
 
     ``hostvars`` maps inventory_hostname to a dict holding (at most) ``node_name``, ``node_ip`` and ``ansible_host``.
@@ -260,7 +260,7 @@ def inventory_view(groups, hostvars, node_groups=("workers",)):
     return view
 
 
-def service_ip(service_cidr):
+def service_ip(service_cidr: str) -> str:
     """First usable address of the service CIDR: the ClusterIP of the ``kubernetes`` Service."""
     try:
         net = ipaddress.ip_network(str(service_cidr), strict=False)
@@ -271,12 +271,12 @@ def service_ip(service_cidr):
     return str(net.network_address + 1)
 
 
-def url_host(host):
+def url_host(host: str) -> str:
     ip = parse_ip(host)
     return "[%s]" % ip if ip and ":" in ip else host
 
 
-def endpoint(view, settings):
+def endpoint(view: InventoryView, settings: Settings) -> tuple[str, int]:
     """(host, port) of the API endpoint: ``cluster_api_endpoint`` or the primary control-plane address."""
     host = settings.api_endpoint_host
     if not host:
@@ -285,7 +285,7 @@ def endpoint(view, settings):
     return host, int(settings.api_endpoint_port)
 
 
-def endpoint_url(view, settings):
+def endpoint_url(view: InventoryView, settings: Settings) -> str:
     host, port = endpoint(view, settings)
     return "https://%s:%d" % (url_host(host), port)
 
@@ -341,7 +341,7 @@ class CertSpec:
         return modes
 
 
-def key_usage(profile, key_algorithm):
+def key_usage(profile: str, key_algorithm: str) -> frozenset[str]:
     """Key usage names for a leaf profile. keyEncipherment only for RSA server keys (RSA key transport)."""
     usages = {"digitalSignature"}
     if profile in (SERVER, PEER) and key_algorithm.startswith("rsa"):
@@ -349,7 +349,7 @@ def key_usage(profile, key_algorithm):
     return frozenset(usages)
 
 
-def extended_key_usage(profile):
+def extended_key_usage(profile: str) -> frozenset[str]:
     return frozenset({SERVER: {"serverAuth"}, CLIENT: {"clientAuth"}, PEER: {"serverAuth", "clientAuth"}}[profile])
 
 
@@ -372,7 +372,7 @@ def _split_sans(values):
     return _dedupe(dns), _dedupe(ips)
 
 
-def apiserver_sans(view, settings):
+def apiserver_sans(view: InventoryView, settings: Settings) -> tuple[list[str], list[str]]:
     """(dns names, ip addresses) of the kube-apiserver serving certificate."""
     domain = settings.cluster_domain.strip(".")
     values = [
@@ -574,7 +574,7 @@ def _node_specs(node, settings, api_url):
     ]
 
 
-def required_certificates(view, settings, host=None):
+def required_certificates(view: InventoryView, settings: Settings, host: str | None = None) -> list[CertSpec]:
     """Every :class:`CertSpec` the cluster needs, in a stable order; only ``host``'s when given."""
     roles = {}
     for group, members in (
@@ -593,7 +593,7 @@ def required_certificates(view, settings, host=None):
     return specs
 
 
-def leaf_names():
+def leaf_names() -> tuple[str, ...]:
     """Names of the leaf certificates, for validating ``reissue``."""
     return (
         "apiserver",
@@ -613,7 +613,7 @@ def leaf_names():
     )
 
 
-def validate_reissue(names):
+def validate_reissue(names) -> tuple[str, ...]:
     """``reissue`` accepts leaf names or ``all``; CAs are never reissued here."""
     names = tuple(names or ())
     unknown = sorted(set(names) - set(leaf_names()) - {"all"})
@@ -687,7 +687,9 @@ def _norm_ips(values):
     return tuple(sorted({parse_ip(v) or str(v) for v in values}))
 
 
-def leaf_reasons(spec, observed, now, settings, ca_not_after=None, forced=False):
+def leaf_reasons(
+    spec: CertSpec, observed: Observed, now: datetime, settings: Settings, ca_not_after=None, forced: bool = False
+) -> tuple[str, ...]:
     """Why the leaf ``spec`` must be (re)issued given ``observed``; empty when it is fine."""
     cert = observed.cert
     if cert is None:
@@ -726,7 +728,14 @@ def leaf_reasons(spec, observed, now, settings, ca_not_after=None, forced=False)
     return tuple(reasons)
 
 
-def plan(specs, observed, now, settings, ca_not_after=None, reissue=()):
+def plan(
+    specs: list[CertSpec],
+    observed: dict[str, Observed],
+    now: datetime,
+    settings: Settings,
+    ca_not_after=None,
+    reissue=(),
+) -> list[Action]:
     """What to do on the hosts.
 
     ``observed`` maps spec id to :class:`Observed` (missing key: nothing found). ``ca_not_after`` maps CA id to
@@ -754,7 +763,7 @@ def plan(specs, observed, now, settings, ca_not_after=None, reissue=()):
     return actions
 
 
-def days_left(not_after, now):
+def days_left(not_after: datetime, now: datetime) -> int:
     return (not_after - now).days
 
 

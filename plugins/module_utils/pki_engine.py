@@ -22,6 +22,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_kubeconfig
 from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
@@ -34,8 +35,11 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
     PERMISSIONS,
     SERVICE_ACCOUNT,
     WRITE,
+    Action,
+    CertSpec,
     Observed,
     PkiError,
+    Settings,
     days_left,
 )
 from ansible_collections.kubesmith.cluster.plugins.module_utils.pki_crypto import (
@@ -160,7 +164,7 @@ def _same_key(text, key):
         return False
 
 
-def force_set(value):
+def force_set(value) -> set[str]:
     """``force_ca``: true (every CA and the service-account key), false, or a list of CA ids / ``sa``."""
     names = CA_IDS + (SERVICE_ACCOUNT,)
     if value is True:
@@ -342,7 +346,7 @@ def _permissions_ok(files, modes):
     return True
 
 
-def read_paths(specs):
+def read_paths(specs: list[CertSpec]) -> list[str]:
     """Every path ``observe`` needs from a host."""
     paths = []
     for spec in specs:
@@ -350,7 +354,7 @@ def read_paths(specs):
     return paths
 
 
-def public_paths(specs):
+def public_paths(specs: list[CertSpec]) -> list[str]:
     """Certificate and kubeconfig paths only (``inspect``): no private key file is read."""
     paths = []
     for spec in specs:
@@ -400,7 +404,9 @@ def _leaf_text(spec, cert_pem_text, key_pem, material, settings):
     return cert_pem_text
 
 
-def observe(specs, files, material, settings):
+def observe(
+    specs: list[CertSpec], files: dict, material: Material, settings: Settings
+) -> tuple[dict[str, Observed], dict[str, Existing]]:
     """Reduce what a host has to ``({spec id: Observed}, {spec id: Existing})``."""
     observed, existing = {}, {}
     for spec in specs:
@@ -465,7 +471,9 @@ def _leaf_entries(spec, full_cert_pem, key_pem, material, settings):
     ]
 
 
-def materialize(actions, existing, material, settings, files, now=None):
+def materialize(
+    actions: list[Action], existing, material: Material, settings: Settings, files: dict, now=None
+) -> Outcome:
     """Issue what the plan says and return the :class:`Outcome` (files for one ``pki_files`` write call)."""
     now = now or utcnow()
     outcome = Outcome()
@@ -511,7 +519,7 @@ def _subject(spec):
     return ",".join(parts)
 
 
-def describe_cert(cert, now):
+def describe_cert(cert, now: datetime) -> dict:
     """Public description of a certificate (x509 object)."""
     facts = cert_facts(cert)
     return {
@@ -527,7 +535,7 @@ def describe_cert(cert, now):
     }
 
 
-def describe_plan(actions, outcome, material, settings, now):
+def describe_plan(actions: list[Action], outcome: Outcome, material: Material, settings: Settings, now) -> list[dict]:
     """One dict per action for the result (``changes``); planned values in check mode, real ones otherwise."""
     out = []
     for action in actions:
@@ -631,7 +639,7 @@ def _after_lines(action, item):
     return ["%s: public key %s" % (label, item["public_key_fingerprint"])]
 
 
-def diff(actions, items, files, existing, host, now):
+def diff(actions: list[Action], items, files: dict, existing, host: str, now) -> dict:
     """Ansible diff (before/after text) of the planned actions: public facts only."""
     before, after = [], []
     for action, item in zip(actions, items):
@@ -646,7 +654,7 @@ def diff(actions, items, files, existing, host, now):
     }
 
 
-def inventory_certificates(specs, files, now):
+def inventory_certificates(specs: list[CertSpec], files: dict, now) -> tuple[list[dict], list[str], list[str]]:
     """``state=inspect``: every certificate found on the host (public facts) and the CAs its leaves belong to.
 
     Returns ``(certificates, leaf_issuers, missing)``. Leaves are checked against the CA copy on the same host
