@@ -35,7 +35,7 @@ Functions:
   pruning (new only), and whether each record write changes anything.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -68,7 +68,7 @@ def _is_bool(value):
     return isinstance(value, bool)
 
 
-def validate_addons(items, path_exists=os.path.exists, is_dir=os.path.isdir):
+def validate_addons(items, path_exists=os.path.exists, is_dir=os.path.isdir) -> tuple[list[dict], list[str]]:
     """``addons_extra`` -> ``(items, errors)``: items with their defaults filled in, every problem in ``errors``.
 
     ``path_exists`` / ``is_dir`` look at the controller's file system (injected for tests).
@@ -223,7 +223,7 @@ def _expand(doc, where):
     return [doc]
 
 
-def manifest_texts(path, listdir=os.listdir, read=None):
+def manifest_texts(path: str, listdir=os.listdir, read=None) -> list[tuple[str, str]]:
     """Type ``manifests``: every ``*.yaml``/``*.yml``/``*.json`` file directly in ``path`` (sorted by name, as
     ``kubectl apply -f DIR`` takes them) -> ``[(file, text)]``. Sub-directories are not read."""
     if read is None:
@@ -246,7 +246,7 @@ def manifest_texts(path, listdir=os.listdir, read=None):
     return out
 
 
-def parse_stream(texts):
+def parse_stream(texts) -> list[dict]:
     """Texts (each a YAML or JSON stream; a ``(label, text)`` pair names it in errors) -> object dicts in order."""
     if isinstance(texts, (str, bytes)):
         texts = [texts]
@@ -279,7 +279,7 @@ def _check_object(obj):
         raise AddonError("%s %s without metadata.name" % (api_version, kind))
 
 
-def split_api_version(api_version):
+def split_api_version(api_version: str) -> tuple[str, str]:
     """``apps/v1`` -> ``("apps", "v1")``; ``v1`` -> ``("", "v1")``."""
     if "/" in api_version:
         group, version = api_version.split("/", 1)
@@ -287,7 +287,7 @@ def split_api_version(api_version):
     return "", api_version
 
 
-def parse_scopes(text):
+def parse_scopes(text: str) -> dict[tuple[str, str], bool]:
     """``kubectl api-resources --no-headers`` (columns NAME [SHORTNAMES] APIVERSION NAMESPACED KIND) ->
     ``{(group, kind): namespaced}``. Lines that do not fit are skipped (kubectl prints partial lists when an
     aggregated API is down)."""
@@ -314,7 +314,7 @@ def _stream_scopes(objects):
     return scopes
 
 
-def object_refs(objects, scopes, default_namespace="default"):
+def object_refs(objects: list[dict], scopes: dict, default_namespace: str = "default") -> list[dict]:
     """References of the rendered objects, in render order, duplicates refused."""
     known = dict(scopes or {})
     known.update(_stream_scopes(objects))
@@ -338,17 +338,17 @@ def object_refs(objects, scopes, default_namespace="default"):
     return refs
 
 
-def identity(ref):
+def identity(ref: dict) -> tuple[str, str, str, str]:
     return (ref["group"], ref["kind"], ref["namespace"], ref["name"])
 
 
-def describe(ref):
+def describe(ref: dict) -> str:
     kind = "%s.%s" % (ref["kind"], ref["group"]) if ref["group"] else ref["kind"]
     where = "%s/%s" % (ref["namespace"], ref["name"]) if ref["namespace"] else ref["name"]
     return "%s %s" % (kind, where)
 
 
-def kubectl_resource(ref):
+def kubectl_resource(ref: dict) -> str:
     """What ``kubectl delete`` takes: ``Kind.version.group/name``; ``Kind/name`` in the core group (kubectl would
     read ``Kind.v1`` as a group named v1)."""
     if not ref["group"]:
@@ -359,7 +359,7 @@ def kubectl_resource(ref):
 # --------------------------------------------------------------------------------------------------------------
 # the record
 
-def record_name(addon):
+def record_name(addon: str) -> str:
     return RECORD_PREFIX + addon
 
 
@@ -377,7 +377,7 @@ def _clean_ref(ref, where):
     return out
 
 
-def parse_record(doc, addon=None):
+def parse_record(doc, addon: str | None = None) -> list[dict]:
     """The record ConfigMap (dict or ``kubectl get -o json`` text; empty when absent) -> list of refs."""
     where = "record ConfigMap %s/%s" % (RECORD_NAMESPACE, record_name(addon) if addon else RECORD_PREFIX + "*")
     if doc in (None, "", {}):
@@ -407,13 +407,13 @@ def _sorted(refs):
     return sorted(refs, key=lambda r: (r["group"], r["kind"], r["namespace"], r["name"], r["version"]))
 
 
-def record_data(refs):
+def record_data(refs: list[dict]) -> dict[str, str]:
     """The record's ``data``: one JSON list, sorted, one object per line (readable with kubectl get -o yaml)."""
     lines = [json.dumps(ref, sort_keys=True, separators=(",", ":")) for ref in _sorted(refs)]
     return {RECORD_KEY: "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"}
 
 
-def record_manifest(addon, refs):
+def record_manifest(addon: str, refs: list[dict]) -> dict:
     """The record ConfigMap as an object for ``kubectl apply --server-side``."""
     return {
         "apiVersion": "v1",
@@ -437,7 +437,7 @@ def _merge(old, new):
     return list(merged.values())
 
 
-def prune_set(recorded, rendered):
+def prune_set(recorded: list[dict], rendered: list[dict]) -> list[dict]:
     """Recorded refs the add-on no longer renders, in delete order (Namespaces and CRDs last, else reverse record
     order). A kind served under another group with the same namespace and name is the same object: kept."""
     current = {identity(r) for r in rendered}
@@ -450,7 +450,7 @@ def prune_set(recorded, rendered):
     return sorted(ordered, key=lambda r: _DELETE_LAST.get((r["group"], r["kind"]), 0))
 
 
-def plan(addon, objects, record, scopes, state="present", default_namespace="default"):
+def plan(addon: str, objects: list[dict], record, scopes: dict, state="present", default_namespace="default") -> dict:
     """One add-on's run.
 
     Returns ``{"name", "state", "objects", "refs", "prune", "record_before", "record_after", "write_before",
@@ -488,6 +488,6 @@ def plan(addon, objects, record, scopes, state="present", default_namespace="def
     return out
 
 
-def apply_document(objects):
+def apply_document(objects: list[dict]) -> str:
     """The objects as one ``v1/List`` JSON text for ``kubectl apply -f -`` (kubectl applies the items in order)."""
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, sort_keys=True)
