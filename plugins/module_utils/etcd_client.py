@@ -540,7 +540,9 @@ def _probe_one(member, tls, timeout, transport_factory):
     return {"healthy": False, "error": "; ".join(errors), "status": None, "endpoint": ""}
 
 
-def probe_members(members, tls=None, timeout=2.0, transport_factory=None):
+def probe_members(
+    members: list[Member], tls: TlsConfig | None = None, timeout: float = 2.0, transport_factory=None
+) -> dict:
     """Probe every member in parallel; returns ``{member id: probe result}`` (see :func:`_probe_one`).
 
     A member is healthy when its ``/v3/maintenance/status`` answers as that member, without errors, with a

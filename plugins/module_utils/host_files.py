@@ -270,7 +270,13 @@ def unit_path(name: str, directory: str = "/etc/systemd/system") -> str:
     return "%s/%s.service" % (directory.rstrip("/"), name)
 
 
-def component_restarts(names, config_files, changed_paths, binaries_changed=False, unit_dir="/etc/systemd/system"):
+def component_restarts(
+    names: list[str],
+    config_files: list[dict],
+    changed_paths: list[str],
+    binaries_changed: bool = False,
+    unit_dir: str = "/etc/systemd/system",
+) -> list[str]:
     """Which components restart after a ``host_files`` run (controller side).
 
     names: the components (systemd units) in order; config_files: dicts with path and component; changed_paths: the

@@ -181,7 +181,9 @@ def force_set(value) -> set[str]:
     return set(value)
 
 
-def resolve_material(specs, files, settings, byo=None, force_ca=False, leaves_elsewhere=None, now=None):
+def resolve_material(
+    specs: list[CertSpec], files: dict, settings: Settings, byo=None, force_ca=False, leaves_elsewhere=None, now=None
+) -> tuple[Material, dict[str, str], list[dict], list[str]]:
     """``state=ca`` on the primary control-plane host: decide the CA material of the cluster.
 
     ``specs`` are the primary host's specs (its CA copies hold the CA paths), ``files`` what was read there (CA
