@@ -41,8 +41,12 @@ import json
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.kubesmith.cluster.plugins.filter.cluster_network import node_address
-from ansible_collections.kubesmith.cluster.plugins.module_utils import addon_helm, addon_objects, pod_network
+from ansible_collections.kubesmith.cluster.plugins.module_utils import (
+    addon_helm,
+    addon_objects,
+    net_address,
+    pod_network,
+)
 
 
 def _wrap(name, func, *args):
@@ -83,7 +87,11 @@ def pod_network_hosts(hosts, hostvars):
         except KeyError:
             raise AnsibleFilterError("kubesmith.cluster.pod_network_hosts: %s is not in the inventory" % host) from None
         node = host_vars.get("node_name") or host
-        result.append({"host": host, "node": to_native(node), "address": node_address(host_vars)})
+        try:
+            address = net_address.node_address(host_vars)
+        except net_address.NodeAddressError as exc:
+            raise AnsibleFilterError(str(exc)) from None
+        result.append({"host": host, "node": to_native(node), "address": address})
     return result
 
 

@@ -34,7 +34,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.kubesmith.cluster.plugins.module_utils import preflight
+from ansible_collections.kubesmith.cluster.plugins.module_utils import net_address, preflight
 
 try:
     import netaddr
@@ -149,47 +149,28 @@ def is_cidr(value):
 # --------------------------------------------------------------------------- inventory helpers
 
 
-def _get(mapping, key, default=None):
-    try:
-        value = mapping[key]
-    except (KeyError, TypeError):
-        return default
-    return default if value is None else value
-
-
-def _host_entry(host, host_vars):
-    facts = _get(host_vars, "ansible_facts", {}) or {}
-    node_name = _get(host_vars, "node_name")
-    node_ip = _get(host_vars, "node_ip")
-    ansible_host = _get(host_vars, "ansible_host")
-    return preflight.make_host(
-        to_native(host),
-        node_name=to_native(node_name) if isinstance(node_name, str) else node_name,
-        node_ip=to_native(node_ip) if node_ip is not None else None,
-        ansible_host=to_native(ansible_host) if ansible_host is not None else None,
-        facts={"default_ipv4": dict(_get(facts, "default_ipv4", {}) or {})},
-    )
-
-
 def node_address(host_vars):
     """A host's node address from its hostvars, or ``None`` while it is unknown (before facts)."""
-    _need_netaddr("node_address")
-    if not hasattr(host_vars, "__getitem__"):
-        raise AnsibleFilterError("kubesmith.cluster.node_address expects a host's variables, e.g. hostvars[item]")
-    return _host_entry(_get(host_vars, "inventory_hostname", ""), host_vars)["address"]
+    try:
+        return net_address.node_address(host_vars)
+    except net_address.NodeAddressError as exc:
+        raise AnsibleFilterError(str(exc)) from None
 
 
 def _cluster_hosts(groups):
     names = []
     for group in preflight.CLUSTER_GROUPS:
-        for host in _get(groups, group, []) or []:
+        for host in net_address.get(groups, group, []) or []:
             if host not in names:
                 names.append(host)
     return names
 
 
 def _plain_groups(groups):
-    return {group: [to_native(host) for host in (_get(groups, group, []) or [])] for group in preflight.CLUSTER_GROUPS}
+    return {
+        group: [to_native(host) for host in (net_address.get(groups, group, []) or [])]
+        for group in preflight.CLUSTER_GROUPS
+    }
 
 
 def inventory_errors(groups, hostvars, settings=None):
@@ -200,7 +181,7 @@ def inventory_errors(groups, hostvars, settings=None):
     used when facts are present, so running it again after facts checks those too.
     """
     _need_netaddr("inventory_errors")
-    hosts = [_host_entry(host, _get(hostvars, host, {})) for host in _cluster_hosts(groups)]
+    hosts = [net_address.host_entry(host, net_address.get(hostvars, host, {})) for host in _cluster_hosts(groups)]
     try:
         return preflight.inventory_errors(_plain_groups(groups), hosts, dict(settings or {}))
     except (TypeError, AttributeError) as exc:
@@ -210,10 +191,10 @@ def inventory_errors(groups, hostvars, settings=None):
 def host_errors(host, hostvars, settings=None):
     """Preflight checks on one host's gathered facts: returns a list of one-line messages."""
     _need_netaddr("host_errors")
-    host_vars = _get(hostvars, host, {})
-    facts = dict(_get(host_vars, "ansible_facts", {}) or {})
-    entry = _host_entry(host, host_vars)
-    group_names = [to_native(group) for group in (_get(host_vars, "group_names", []) or [])]
+    host_vars = net_address.get(hostvars, host, {})
+    facts = dict(net_address.get(host_vars, "ansible_facts", {}) or {})
+    entry = net_address.host_entry(host, host_vars)
+    group_names = [to_native(group) for group in (net_address.get(host_vars, "group_names", []) or [])]
     try:
         return preflight.host_errors(entry, group_names, facts, dict(settings or {}))
     except (TypeError, AttributeError) as exc:
@@ -278,17 +259,6 @@ def _option_specs():
     return specs
 
 
-def _plain(value):
-    """Ansible's lazy/tagged containers and strings as plain Python values."""
-    if isinstance(value, dict) or (hasattr(value, "keys") and hasattr(value, "__getitem__")):
-        return {str(k): _plain(value[k]) for k in list(value)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
-
-
 def variable_type_errors(hostvars, hosts):
     """One line per variable of the given hosts whose value its role's argument spec refuses (type, choices...)."""
     specs = _option_specs()
@@ -298,7 +268,7 @@ def variable_type_errors(hostvars, hosts):
         values[str(host)] = {}
         for name in list(host_vars):
             if str(name) in specs:  # templated here: a value that cannot be templated fails the check, named
-                values[str(host)][str(name)] = _plain(host_vars[name])
+                values[str(host)][str(name)] = net_address.plain(host_vars[name])
     return preflight.type_errors(values, specs)
 
 

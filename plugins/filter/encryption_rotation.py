@@ -25,8 +25,8 @@ import base64
 
 import yaml
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.filter.load_balancer import _plain
 from ansible_collections.kubesmith.cluster.plugins.module_utils import encryption_rotation
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net_address import plain as _plain
 
 
 def kube_encryption_rotation_plan(configs, expected_provider=None, stop_after=""):

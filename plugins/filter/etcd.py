@@ -10,8 +10,7 @@ host_urls(members, hostvars, port)               -> {"cp1": "https://10.0.0.11:6
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.filter.cluster_network import node_address
-from ansible_collections.kubesmith.cluster.plugins.module_utils import etcd_urls
+from ansible_collections.kubesmith.cluster.plugins.module_utils import etcd_urls, net_address
 
 
 def _hosts(members, hostvars):
@@ -19,7 +18,7 @@ def _hosts(members, hostvars):
     for host in members or []:
         host_vars = hostvars[host]
         node_name = host_vars.get("node_name") if hasattr(host_vars, "get") else None
-        hosts.append((host, node_name, node_address(host_vars)))
+        hosts.append((host, node_name, net_address.node_address(host_vars)))
     return hosts
 
 
@@ -28,7 +27,7 @@ def _wrap(function):
         try:
             hosts = _hosts(members, hostvars)
             return function(hosts) if port is None else function(hosts, port)
-        except etcd_urls.EtcdUrlError as exc:
+        except (etcd_urls.EtcdUrlError, net_address.NodeAddressError) as exc:
             raise AnsibleFilterError(str(exc)) from exc
 
     return wrapped

@@ -18,8 +18,8 @@ Example::
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.filter.cluster_network import _plain, node_address
-from ansible_collections.kubesmith.cluster.plugins.module_utils import lb_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils import lb_config, net_address
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net_address import plain as _plain
 
 
 def _wrap(function):
@@ -28,6 +28,8 @@ def _wrap(function):
             return function(*args, **kwargs)
         except lb_config.LbConfigError as exc:
             raise AnsibleFilterError("load_balancer: %s" % exc) from exc
+        except net_address.NodeAddressError as exc:
+            raise AnsibleFilterError(str(exc)) from None
 
     wrapped.__name__ = function.__name__
     return wrapped
@@ -40,7 +42,7 @@ def load_balancer_hosts(groups, mode, node_groups=("control_plane", "workers")):
 def load_balancer_members(names, hostvars):
     out = []
     for name in names or []:
-        address = node_address(hostvars[name])
+        address = net_address.node_address(hostvars[name])
         out.append({"name": str(name), "address": str(address) if address else None})
     return out
 

@@ -24,7 +24,7 @@ def _basename(path):
     return posixpath.basename(path.rstrip("/"))
 
 
-def chart_dest(item, chart_dir):
+def chart_dest(item: dict, chart_dir: str) -> str:
     """``<chart_dir>/<add-on name>/<chart file or directory name>``."""
     chart = item.get("chart")
     if not chart:
@@ -38,7 +38,7 @@ def _duration(seconds):
     return "%dm%ds" % (minutes, rest) if minutes else "%ds" % rest
 
 
-def helm_args(item, kubeconfig, binary_path, chart_dir):
+def helm_args(item: dict, kubeconfig: str, binary_path: str, chart_dir: str) -> dict:
     """The arguments of ``kubernetes.core.helm`` for one validated add-on (``validate_addons`` filled defaults).
 
     ``present``: install or upgrade ``release_name`` in ``namespace`` from the chart's copy with ``values``;

@@ -35,7 +35,7 @@ Functions:
   pruning (new only), and whether each record write changes anything.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -68,7 +68,7 @@ def _is_bool(value):
     return isinstance(value, bool)
 
 
-def validate_addons(items, path_exists=os.path.exists, is_dir=os.path.isdir):
+def validate_addons(items, path_exists=os.path.exists, is_dir=os.path.isdir) -> tuple[list[dict], list[str]]:
     """``addons_extra`` -> ``(items, errors)``: items with their defaults filled in, every problem in ``errors``.
 
     ``path_exists`` / ``is_dir`` look at the controller's file system (injected for tests).
@@ -82,86 +82,117 @@ def validate_addons(items, path_exists=os.path.exists, is_dir=os.path.isdir):
     seen = {}
     releases = {}
     for index, item in enumerate(items):
-        where = "addons_extra[%d]" % index
-        if not isinstance(item, dict):
-            errors.append("%s must be a dict (got %s)" % (where, type(item).__name__))
-            continue
-        name = item.get("name")
-        if not isinstance(name, str) or not name:
-            errors.append("%s: name is required" % where)
-            continue
-        where = "add-on %s" % name
-        if not _NAME_RE.match(name) or len(name) > _NAME_MAX:
-            errors.append(
-                "%s: the name must be lower-case letters, digits and '-', start and end with a letter or digit, "
-                "at most %d characters (it names the record ConfigMap %s<name>)" % (where, _NAME_MAX, RECORD_PREFIX)
-            )
-        if name in seen:
-            errors.append("%s: listed twice (addons_extra[%d] and addons_extra[%d])" % (where, seen[name], index))
-        seen.setdefault(name, index)
-        state = item.get("state", "present")
-        if state not in STATES:
-            errors.append("%s: state must be present or absent (got %r)" % (where, state))
-        kind = item.get("type")
-        if kind not in TYPES:
-            errors.append("%s: type must be one of %s (got %r)" % (where, ", ".join(TYPES), kind))
-            continue
-        out = dict(item, state=state)
-        if kind in ("manifests", "kustomize"):
-            for key in ("chart", "release_name", "namespace", "values", "create_namespace"):
-                if key in item:
-                    errors.append("%s: %s is a helm option, not one of type %s" % (where, key, kind))
-            path = item.get("path")
-            if state == "present":
-                if not isinstance(path, str) or not path:
-                    errors.append("%s: path (a directory on the controller) is required for type %s" % (where, kind))
-                elif not is_dir(path):
-                    errors.append("%s: path %s is not a directory on the controller" % (where, path))
-                elif kind == "kustomize" and not any(path_exists(os.path.join(path, f)) for f in KUSTOMIZATION_FILES):
-                    errors.append("%s: %s has no kustomization.yaml (type kustomize)" % (where, path))
-        else:
-            if "path" in item:
-                errors.append("%s: type helm takes chart (a chart directory or .tgz), not path" % where)
-            chart = item.get("chart")
-            if state == "present":
-                if not isinstance(chart, str) or not chart:
-                    errors.append("%s: chart (a chart directory or .tgz on the controller) is required" % where)
-                elif not path_exists(chart):
-                    errors.append("%s: chart %s does not exist on the controller" % (where, chart))
-                elif not is_dir(chart) and not chart.endswith((".tgz", ".tar.gz")):
-                    errors.append("%s: chart %s must be a chart directory or a .tgz archive" % (where, chart))
-                elif is_dir(chart) and not path_exists(os.path.join(chart, "Chart.yaml")):
-                    errors.append("%s: chart directory %s has no Chart.yaml" % (where, chart))
-            values = item.get("values", {})
-            if not isinstance(values, dict):
-                errors.append("%s: values must be a dict (got %s)" % (where, type(values).__name__))
-            for key in ("create_namespace", "wait"):
-                if key in item and not _is_bool(item[key]):
-                    errors.append("%s: %s must be true or false" % (where, key))
-            timeout = item.get("timeout", 300)
-            if _is_bool(timeout) or not isinstance(timeout, int) or timeout <= 0:
-                errors.append("%s: timeout must be a positive number of seconds (got %r)" % (where, timeout))
-            namespace = item.get("namespace", "default")
-            if not isinstance(namespace, str) or not _NAME_RE.match(namespace):
-                errors.append("%s: namespace must be a namespace name (got %r)" % (where, namespace))
-            release = item.get("release_name", name)
-            if not isinstance(release, str) or not _NAME_RE.match(release) or len(release) > _NAME_MAX:
-                errors.append("%s: release_name %r is not a valid Helm release name" % (where, release))
-            elif (namespace, release) in releases:
-                errors.append("%s: release %s in namespace %s is also add-on %s" % (
-                    where, release, namespace, releases[(namespace, release)]))
-            else:
-                releases[(namespace, release)] = name
-            out.update(
-                release_name=release,
-                namespace=namespace,
-                values=values if isinstance(values, dict) else {},
-                create_namespace=item.get("create_namespace", False),
-                wait=item.get("wait", True),
-                timeout=timeout,
-            )
-        result.append(out)
+        out = _validate_item(index, item, seen, releases, (path_exists, is_dir), errors)
+        if out is not None:
+            result.append(out)
     return result, errors
+
+
+def _validate_item(index, item, seen, releases, files, errors):
+    """``addons_extra[index]`` with its defaults filled in, or ``None`` when it is not an add-on at all; problems are
+    appended to ``errors``. ``seen`` (name -> first index) and ``releases`` ((namespace, release) -> add-on name)
+    collect what earlier items took; ``files`` is ``(path_exists, is_dir)``."""
+    where = "addons_extra[%d]" % index
+    if not isinstance(item, dict):
+        errors.append("%s must be a dict (got %s)" % (where, type(item).__name__))
+        return None
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        errors.append("%s: name is required" % where)
+        return None
+    where = "add-on %s" % name
+    if not _NAME_RE.match(name) or len(name) > _NAME_MAX:
+        errors.append(
+            "%s: the name must be lower-case letters, digits and '-', start and end with a letter or digit, "
+            "at most %d characters (it names the record ConfigMap %s<name>)" % (where, _NAME_MAX, RECORD_PREFIX)
+        )
+    if name in seen:
+        errors.append("%s: listed twice (addons_extra[%d] and addons_extra[%d])" % (where, seen[name], index))
+    seen.setdefault(name, index)
+    state = item.get("state", "present")
+    if state not in STATES:
+        errors.append("%s: state must be present or absent (got %r)" % (where, state))
+    kind = item.get("type")
+    if kind not in TYPES:
+        errors.append("%s: type must be one of %s (got %r)" % (where, ", ".join(TYPES), kind))
+        return None
+    out = dict(item, state=state)
+    if kind in ("manifests", "kustomize"):
+        errors.extend(_directory_errors(where, item, kind, state, *files))
+    else:
+        out.update(_helm_settings(where, name, item, state, releases, files, errors))
+    return out
+
+
+def _directory_errors(where, item, kind, state, path_exists, is_dir):
+    """The problems of a ``manifests`` or ``kustomize`` add-on: helm options, a missing directory or kustomization."""
+    errors = []
+    for key in ("chart", "release_name", "namespace", "values", "create_namespace"):
+        if key in item:
+            errors.append("%s: %s is a helm option, not one of type %s" % (where, key, kind))
+    path = item.get("path")
+    if state == "present":
+        if not isinstance(path, str) or not path:
+            errors.append("%s: path (a directory on the controller) is required for type %s" % (where, kind))
+        elif not is_dir(path):
+            errors.append("%s: path %s is not a directory on the controller" % (where, path))
+        elif kind == "kustomize" and not any(path_exists(os.path.join(path, f)) for f in KUSTOMIZATION_FILES):
+            errors.append("%s: %s has no kustomization.yaml (type kustomize)" % (where, path))
+    return errors
+
+
+def _chart_error(where, chart, path_exists, is_dir):
+    """What is wrong with ``chart`` (a chart directory or .tgz on the controller), else ``None``."""
+    if not isinstance(chart, str) or not chart:
+        return "%s: chart (a chart directory or .tgz on the controller) is required" % where
+    if not path_exists(chart):
+        return "%s: chart %s does not exist on the controller" % (where, chart)
+    if not is_dir(chart) and not chart.endswith((".tgz", ".tar.gz")):
+        return "%s: chart %s must be a chart directory or a .tgz archive" % (where, chart)
+    if is_dir(chart) and not path_exists(os.path.join(chart, "Chart.yaml")):
+        return "%s: chart directory %s has no Chart.yaml" % (where, chart)
+    return None
+
+
+def _helm_settings(where, name, item, state, releases, files, errors):
+    """A ``helm`` add-on's settings with their defaults (release_name, namespace, values, create_namespace, wait,
+    timeout); problems are appended to ``errors`` and the release is claimed in ``releases``."""
+    if "path" in item:
+        errors.append("%s: type helm takes chart (a chart directory or .tgz), not path" % where)
+    if state == "present":
+        problem = _chart_error(where, item.get("chart"), *files)
+        if problem:
+            errors.append(problem)
+    values = item.get("values", {})
+    if not isinstance(values, dict):
+        errors.append("%s: values must be a dict (got %s)" % (where, type(values).__name__))
+    for key in ("create_namespace", "wait"):
+        if key in item and not _is_bool(item[key]):
+            errors.append("%s: %s must be true or false" % (where, key))
+    timeout = item.get("timeout", 300)
+    if _is_bool(timeout) or not isinstance(timeout, int) or timeout <= 0:
+        errors.append("%s: timeout must be a positive number of seconds (got %r)" % (where, timeout))
+    namespace = item.get("namespace", "default")
+    if not isinstance(namespace, str) or not _NAME_RE.match(namespace):
+        errors.append("%s: namespace must be a namespace name (got %r)" % (where, namespace))
+    release = item.get("release_name", name)
+    if not isinstance(release, str) or not _NAME_RE.match(release) or len(release) > _NAME_MAX:
+        errors.append("%s: release_name %r is not a valid Helm release name" % (where, release))
+    elif (namespace, release) in releases:
+        errors.append(
+            "%s: release %s in namespace %s is also add-on %s"
+            % (where, release, namespace, releases[(namespace, release)])
+        )
+    else:
+        releases[(namespace, release)] = name
+    return {
+        "release_name": release,
+        "namespace": namespace,
+        "values": values if isinstance(values, dict) else {},
+        "create_namespace": item.get("create_namespace", False),
+        "wait": item.get("wait", True),
+        "timeout": timeout,
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -192,7 +223,7 @@ def _expand(doc, where):
     return [doc]
 
 
-def manifest_texts(path, listdir=os.listdir, read=None):
+def manifest_texts(path: str, listdir=os.listdir, read=None) -> list[tuple[str, str]]:
     """Type ``manifests``: every ``*.yaml``/``*.yml``/``*.json`` file directly in ``path`` (sorted by name, as
     ``kubectl apply -f DIR`` takes them) -> ``[(file, text)]``. Sub-directories are not read."""
     if read is None:
@@ -215,7 +246,7 @@ def manifest_texts(path, listdir=os.listdir, read=None):
     return out
 
 
-def parse_stream(texts):
+def parse_stream(texts) -> list[dict]:
     """Texts (each a YAML or JSON stream; a ``(label, text)`` pair names it in errors) -> object dicts in order."""
     if isinstance(texts, (str, bytes)):
         texts = [texts]
@@ -248,7 +279,7 @@ def _check_object(obj):
         raise AddonError("%s %s without metadata.name" % (api_version, kind))
 
 
-def split_api_version(api_version):
+def split_api_version(api_version: str) -> tuple[str, str]:
     """``apps/v1`` -> ``("apps", "v1")``; ``v1`` -> ``("", "v1")``."""
     if "/" in api_version:
         group, version = api_version.split("/", 1)
@@ -256,7 +287,7 @@ def split_api_version(api_version):
     return "", api_version
 
 
-def parse_scopes(text):
+def parse_scopes(text: str) -> dict[tuple[str, str], bool]:
     """``kubectl api-resources --no-headers`` (columns NAME [SHORTNAMES] APIVERSION NAMESPACED KIND) ->
     ``{(group, kind): namespaced}``. Lines that do not fit are skipped (kubectl prints partial lists when an
     aggregated API is down)."""
@@ -283,7 +314,7 @@ def _stream_scopes(objects):
     return scopes
 
 
-def object_refs(objects, scopes, default_namespace="default"):
+def object_refs(objects: list[dict], scopes: dict, default_namespace: str = "default") -> list[dict]:
     """References of the rendered objects, in render order, duplicates refused."""
     known = dict(scopes or {})
     known.update(_stream_scopes(objects))
@@ -307,17 +338,17 @@ def object_refs(objects, scopes, default_namespace="default"):
     return refs
 
 
-def identity(ref):
+def identity(ref: dict) -> tuple[str, str, str, str]:
     return (ref["group"], ref["kind"], ref["namespace"], ref["name"])
 
 
-def describe(ref):
+def describe(ref: dict) -> str:
     kind = "%s.%s" % (ref["kind"], ref["group"]) if ref["group"] else ref["kind"]
     where = "%s/%s" % (ref["namespace"], ref["name"]) if ref["namespace"] else ref["name"]
     return "%s %s" % (kind, where)
 
 
-def kubectl_resource(ref):
+def kubectl_resource(ref: dict) -> str:
     """What ``kubectl delete`` takes: ``Kind.version.group/name``; ``Kind/name`` in the core group (kubectl would
     read ``Kind.v1`` as a group named v1)."""
     if not ref["group"]:
@@ -328,7 +359,7 @@ def kubectl_resource(ref):
 # --------------------------------------------------------------------------------------------------------------
 # the record
 
-def record_name(addon):
+def record_name(addon: str) -> str:
     return RECORD_PREFIX + addon
 
 
@@ -346,7 +377,7 @@ def _clean_ref(ref, where):
     return out
 
 
-def parse_record(doc, addon=None):
+def parse_record(doc, addon: str | None = None) -> list[dict]:
     """The record ConfigMap (dict or ``kubectl get -o json`` text; empty when absent) -> list of refs."""
     where = "record ConfigMap %s/%s" % (RECORD_NAMESPACE, record_name(addon) if addon else RECORD_PREFIX + "*")
     if doc in (None, "", {}):
@@ -376,13 +407,13 @@ def _sorted(refs):
     return sorted(refs, key=lambda r: (r["group"], r["kind"], r["namespace"], r["name"], r["version"]))
 
 
-def record_data(refs):
+def record_data(refs: list[dict]) -> dict[str, str]:
     """The record's ``data``: one JSON list, sorted, one object per line (readable with kubectl get -o yaml)."""
     lines = [json.dumps(ref, sort_keys=True, separators=(",", ":")) for ref in _sorted(refs)]
     return {RECORD_KEY: "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"}
 
 
-def record_manifest(addon, refs):
+def record_manifest(addon: str, refs: list[dict]) -> dict:
     """The record ConfigMap as an object for ``kubectl apply --server-side``."""
     return {
         "apiVersion": "v1",
@@ -406,7 +437,7 @@ def _merge(old, new):
     return list(merged.values())
 
 
-def prune_set(recorded, rendered):
+def prune_set(recorded: list[dict], rendered: list[dict]) -> list[dict]:
     """Recorded refs the add-on no longer renders, in delete order (Namespaces and CRDs last, else reverse record
     order). A kind served under another group with the same namespace and name is the same object: kept."""
     current = {identity(r) for r in rendered}
@@ -419,7 +450,7 @@ def prune_set(recorded, rendered):
     return sorted(ordered, key=lambda r: _DELETE_LAST.get((r["group"], r["kind"]), 0))
 
 
-def plan(addon, objects, record, scopes, state="present", default_namespace="default"):
+def plan(addon: str, objects: list[dict], record, scopes: dict, state="present", default_namespace="default") -> dict:
     """One add-on's run.
 
     Returns ``{"name", "state", "objects", "refs", "prune", "record_before", "record_after", "write_before",
@@ -457,6 +488,6 @@ def plan(addon, objects, record, scopes, state="present", default_namespace="def
     return out
 
 
-def apply_document(objects):
+def apply_document(objects: list[dict]) -> str:
     """The objects as one ``v1/List`` JSON text for ``kubectl apply -f -`` (kubectl applies the items in order)."""
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, sort_keys=True)

@@ -24,7 +24,7 @@ of the run is known to be installable:
    (temp link + rename) and prunes old versions.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 import binascii
 import contextlib
@@ -34,6 +34,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+from collections.abc import Iterator
 
 MARKER = ".kubesmith-artifact"
 BACKUP_SUFFIX = ".kubesmith-backup"
@@ -62,7 +63,7 @@ def _check_component(label, value):
     return value
 
 
-def parse_mode(value):
+def parse_mode(value) -> int:
     """Return an octal permission string such as ``"0755"`` or ``"755"`` as an int."""
     text = str(value).strip()
     try:
@@ -74,7 +75,7 @@ def parse_mode(value):
     return mode
 
 
-def normalize_sha256(value):
+def normalize_sha256(value: str | None) -> str | None:
     """Return a lower-case 64-digit hex digest; accepts an optional ``sha256:`` prefix; None stays None."""
     if value is None or value == "":
         return None
@@ -86,7 +87,7 @@ def normalize_sha256(value):
     return text
 
 
-def is_archive_name(path):
+def is_archive_name(path: str) -> bool:
     """True if the file name looks like a tar archive this module can unpack."""
     return path.lower().endswith(ARCHIVE_SUFFIXES)
 
@@ -175,56 +176,76 @@ class Artifact(object):
         return "sha256=%s\n%s\n" % (sha256, layout)
 
 
-def parse_artifacts(root, specs):
+_ARTIFACT_OPTIONS = frozenset(
+    ("name", "version", "src", "sha256", "unpack", "strip_components", "mode", "filename", "links", "force")
+)
+
+
+def parse_artifacts(root: str, specs: list[dict] | None) -> list[Artifact]:
     """Validate the module's ``artifacts`` list; return ``Artifact`` objects. Raises ``ArtifactError``."""
     if not isinstance(root, str) or not root.startswith("/"):
         raise ArtifactError("root %r must be an absolute path" % (root,))
     root = os.path.normpath(root)
     if root == "/":
         raise ArtifactError("root cannot be / (use a dedicated directory such as /opt/kubesmith)")
-    allowed = {"name", "version", "src", "sha256", "unpack", "strip_components", "mode", "filename", "links", "force"}
     artifacts = []
     seen = {}
     link_owner = {}
     for index, spec in enumerate(specs or []):
-        if not isinstance(spec, dict):
-            raise ArtifactError("artifacts[%d] must be a dictionary, got %r" % (index, spec))
-        unknown = sorted(set(spec) - allowed)
-        if unknown:
-            raise ArtifactError("artifacts[%d]: unknown option(s) %s" % (index, ", ".join(unknown)))
-        for key in ("name", "version", "src"):
-            if spec.get(key) in (None, ""):
-                raise ArtifactError("artifacts[%d]: %s is required" % (index, key))
-        art = Artifact(root, **{k: v for k, v in spec.items() if k in allowed})
+        art = _parse_artifact(root, index, spec)
         key = (art.name, art.version)
         if key in seen:
-            raise ArtifactError("artifact %s is listed twice (artifacts[%d] and artifacts[%d]); list each name and "
-                                "version once" % (art.label, seen[key], index))
+            raise ArtifactError(
+                "artifact %s is listed twice (artifacts[%d] and artifacts[%d]); list each name and "
+                "version once" % (art.label, seen[key], index)
+            )
         seen[key] = index
         for link_path in art.links:
             if link_path in link_owner:
-                raise ArtifactError("link %s is claimed by both %s and %s" % (link_path, link_owner[link_path],
-                                                                             art.label))
+                raise ArtifactError(
+                    "link %s is claimed by both %s and %s" % (link_path, link_owner[link_path], art.label)
+                )
             link_owner[link_path] = art.label
         artifacts.append(art)
+    _check_link_layout(artifacts, link_owner)
+    return artifacts
+
+
+def _parse_artifact(root, index, spec):
+    """``artifacts[index]`` as an ``Artifact`` under ``root``: a dictionary of known options with name, version
+    and src."""
+    if not isinstance(spec, dict):
+        raise ArtifactError("artifacts[%d] must be a dictionary, got %r" % (index, spec))
+    unknown = sorted(set(spec) - _ARTIFACT_OPTIONS)
+    if unknown:
+        raise ArtifactError("artifacts[%d]: unknown option(s) %s" % (index, ", ".join(unknown)))
+    for key in ("name", "version", "src"):
+        if spec.get(key) in (None, ""):
+            raise ArtifactError("artifacts[%d]: %s is required" % (index, key))
+    return Artifact(root, **{k: v for k, v in spec.items() if k in _ARTIFACT_OPTIONS})
+
+
+def _check_link_layout(artifacts, link_owner):
+    """No link below another link, none inside a version directory (``link_owner``: link path -> artifact label)."""
     paths = sorted(link_owner)
     for i, path in enumerate(paths[:-1]):
         nxt = paths[i + 1]
         if _inside(nxt, path):
-            raise ArtifactError("link %s lies below link %s: it would be written through the other symlink" % (
-                nxt, path))
+            raise ArtifactError(
+                "link %s lies below link %s: it would be written through the other symlink" % (nxt, path)
+            )
     for art in artifacts:
         for path in paths:
             if _inside(path, art.version_dir):
-                raise ArtifactError("link %s (%s) lies inside the version directory of %s" % (
-                    path, link_owner[path], art.label))
-    return artifacts
+                raise ArtifactError(
+                    "link %s (%s) lies inside the version directory of %s" % (path, link_owner[path], art.label)
+                )
 
 
 # --------------------------------------------------------------------------- files and archives
 
 
-def sha256_file(path, chunk_size=1024 * 1024):
+def sha256_file(path: str, chunk_size: int = 1024 * 1024) -> str:
     """Hex SHA-256 of a file."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -236,7 +257,7 @@ def sha256_file(path, chunk_size=1024 * 1024):
     return digest.hexdigest()
 
 
-def read_marker(version_dir):
+def read_marker(version_dir: str) -> str | None:
     """Marker text of an installed version, or None when there is none."""
     try:
         with open(os.path.join(version_dir, MARKER)) as handle:
@@ -245,7 +266,7 @@ def read_marker(version_dir):
         return None
 
 
-def marker_sha256(text):
+def marker_sha256(text: str | None) -> str | None:
     """The sha256 recorded in a marker text, or None."""
     for line in (text or "").splitlines():
         if line.startswith("sha256="):
@@ -270,7 +291,7 @@ class CacheFile(object):
         self.name = name or os.path.basename(self.path)
 
 
-def parse_cache_files(specs):
+def parse_cache_files(specs: list[dict] | None) -> list[CacheFile]:
     """Validate the module's ``cache_files`` list; return ``CacheFile`` objects. Raises ``ArtifactError``."""
     files = []
     seen = set()
@@ -302,7 +323,7 @@ class CacheCheck(object):
         self.stamp = stamp
 
 
-def stamped_sha256(path):
+def stamped_sha256(path: str) -> tuple[str, str | None]:
     """``(sha256, stamp)`` of a file: from its stamp ``<path>.kubesmith-verified`` while the size and modification
     time recorded there still match (``stamp`` None), else hashed (``stamp``: the text to record)."""
     st = os.stat(path)
@@ -318,7 +339,7 @@ def stamped_sha256(path):
     return computed, _stamp_text(computed, st)
 
 
-def check_cache_file(cache_file):
+def check_cache_file(cache_file: CacheFile) -> CacheCheck:
     """Is the file there with the declared sha256? Hashes it only when its stamp does not match its size+mtime.
 
     The stamp (``<path>.kubesmith-verified``) records the sha256 a file had when it was last hashed, with its size
@@ -338,7 +359,7 @@ def check_cache_file(cache_file):
     return CacheCheck(cache_file, stamp=stamp)
 
 
-def write_stamp(path, text):
+def write_stamp(path: str, text: str) -> bool:
     """Record the sha256 of a hashed file next to it (temp file + rename). Only saves hashing next time:
     failures are ignored (False)."""
     stamp_path = path + STAMP_SUFFIX
@@ -380,7 +401,7 @@ def _member_parts(name, what):
     return parts
 
 
-def iter_entries(tar, strip_components, archive="archive"):
+def iter_entries(tar: tarfile.TarFile, strip_components: int, archive: str = "archive") -> Iterator[Entry]:
     """Yield ``Entry`` objects for the members of an open tarfile, refusing anything unsafe.
 
     Members with ``strip_components`` or fewer path components are skipped (like
@@ -423,7 +444,7 @@ def _not_a_tar(path, exc):
         path, " ".join(str(exc).split())))
 
 
-def list_archive(path, strip_components):
+def list_archive(path: str, strip_components: int) -> Tree:
     """Validate an archive without writing anything; return a ``Tree`` (later members win).
 
     Besides the per-member checks of ``iter_entries`` this resolves every member's parent
@@ -493,7 +514,7 @@ class Tree(dict):
                 self.implied.add("/".join(parts[:i]))
 
 
-def tree_has(tree, rel):
+def tree_has(tree: Tree, rel: str) -> bool:
     """True if ``rel`` exists in a listed archive, following symlinks inside the listing."""
     if not isinstance(tree, Tree):
         tree = Tree(tree.values())
@@ -518,7 +539,7 @@ def _clear_path(path):
         raise ArtifactError("archive member %s would replace a directory with a file" % path)
 
 
-def extract_archive(src, dest, strip_components):
+def extract_archive(src: str, dest: str, strip_components: int) -> None:
     """Extract ``src`` into the existing empty directory ``dest`` safely.
 
     Files are owned by the running user; modes keep the permission bits (no setuid/setgid/
@@ -577,7 +598,7 @@ def extract_archive(src, dest, strip_components):
 # --------------------------------------------------------------------------- versions and pruning
 
 
-def version_key(version):
+def version_key(version: str) -> tuple:
     """Sort key for version strings: 1.9 < 1.10, 1.30.0-rc.1 < 1.30.0, a leading 'v' is ignored."""
     text = version[1:] if version[:1] in ("v", "V") and version[1:2].isdigit() else version
     text = text.split("+", 1)[0]
@@ -592,7 +613,7 @@ def version_key(version):
     return (_chunks(release), 0 if pre else 1, _chunks(pre) if pre else ())
 
 
-def installed_versions(root, name):
+def installed_versions(root: str, name: str) -> list[str]:
     """Versions of ``name`` installed under ``root`` by this module (real directories with a marker)."""
     base = os.path.join(root, name)
     try:
@@ -609,7 +630,7 @@ def installed_versions(root, name):
     return found
 
 
-def select_prune(versions, protected, keep_versions):
+def select_prune(versions: list[str], protected, keep_versions: int) -> list[str]:
     """Versions to remove: keep every protected one, then the newest others up to ``keep_versions`` in total.
 
     ``keep_versions`` of 0 (or less) disables pruning.
@@ -705,7 +726,7 @@ def _first_missing_parent(path):
     return missing
 
 
-def plan_link(artifact, path, rel):
+def plan_link(artifact: Artifact, path: str, rel: str) -> LinkPlan:
     """Decide what to do with one link path. Raises when a non-symlink is in the way and force is off."""
     target = artifact.link_target(rel)
     before = _describe(path)
@@ -731,7 +752,7 @@ def plan_link(artifact, path, rel):
     return LinkPlan(path, target, before, "replace", backup=backup)
 
 
-def plan_artifact(artifact, check_mode=False, report_missing=False):
+def plan_artifact(artifact: Artifact, check_mode: bool = False, report_missing: bool = False) -> ArtifactPlan:
     """Read-only decisions for one artifact (no pruning: that needs the whole run).
 
     In check mode a missing source is not an error: the download role's copy did not run for real either (a new
@@ -809,7 +830,7 @@ def _link_target_error(artifact, missing, where):
         artifact.label, ", ".join(missing), where, hint))
 
 
-def check_contents(plan):
+def check_contents(plan: ArtifactPlan) -> None:
     """Check mode: validate what would be installed (archive safety, link targets) without writing."""
     art = plan.artifact
     if art.unpack:
@@ -824,7 +845,7 @@ def check_contents(plan):
 # --------------------------------------------------------------------------- acting
 
 
-def stage(plan):
+def stage(plan: ArtifactPlan) -> str:
     """Put the wanted content into a hidden temp dir next to the version dir; return its path."""
     art = plan.artifact
     parent = os.path.dirname(art.version_dir)
@@ -883,7 +904,7 @@ def _swap_into_place(staged, version_dir):
     shutil.rmtree(old, ignore_errors=True)
 
 
-def apply_link(link):
+def apply_link(link: LinkPlan) -> None:
     """Create or retarget one symlink atomically (temp link in the same directory + rename)."""
     parent = os.path.dirname(link.path)
     if not os.path.isdir(parent):

@@ -26,7 +26,7 @@ def _ordered(groups, *names):
     return seen
 
 
-def plan(groups, node_names, registered, etcd_names, etcd_members, play_hosts, load_balancer_hosts=()):
+def plan(groups: dict, node_names, registered, etcd_names, etcd_members, play_hosts, load_balancer_hosts=()) -> dict:
     """Decide what scale.yml adds.
 
     ``groups``: the inventory groups (``etcd``, ``control_plane``, ``workers``...). ``node_names``: inventory host ->

@@ -31,7 +31,7 @@ def _runtime(info):
     return runtime.replace("://", " ", 1)
 
 
-def node_lines(nodes):
+def node_lines(nodes) -> list[str]:
     if nodes is None:
         return ["nodes: could not be read (is the API up?)"]
     ready = sum(1 for n in nodes if _ready(n))
@@ -55,14 +55,14 @@ def node_lines(nodes):
     return lines
 
 
-def etcd_line(etcd):
+def etcd_line(etcd) -> list[str]:
     if not etcd:
         return []
     parts = ["%s %s" % (host, version or "NOT ANSWERING") for host, version in sorted(etcd.items())]
     return ["etcd: " + ", ".join(parts)]
 
 
-def certificate_lines(certificates):
+def certificate_lines(certificates) -> list[str]:
     items = [(host, c) for host, certs in sorted((certificates or {}).items()) for c in certs or ()]
     if not items:
         return []
@@ -86,7 +86,7 @@ def certificate_lines(certificates):
     return lines
 
 
-def summary_lines(api_version, nodes, etcd, certificates, next_steps=()):
+def summary_lines(api_version, nodes, etcd, certificates, next_steps=()) -> list[str]:
     lines = ["Kubernetes API: %s" % (api_version or "not answering through the cluster endpoint")]
     lines += node_lines(nodes) if nodes is not None or api_version else []
     lines += etcd_line(etcd)

@@ -18,7 +18,7 @@ class ArtifactError(ValueError):
     """An artifact description that cannot be fetched safely."""
 
 
-def mirror_url(url, mirror):
+def mirror_url(url: str, mirror: str) -> str:
     """Map an upstream URL onto ``mirror`` (scheme dropped, host kept as first path element)."""
     if not mirror:
         return url
@@ -28,7 +28,7 @@ def mirror_url(url, mirror):
     return mirror.rstrip("/") + "/" + match.group(1)
 
 
-def pin_key(url):
+def pin_key(url: str) -> str:
     """The key of ``download_pins`` for an artifact URL: the URL without scheme and query (``dl.k8s.io/release/...``),
     which is also the file's path in a mirror of the upstream layout."""
     match = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://([^?#]+)", str(url))
@@ -77,7 +77,7 @@ def _checksum(artifact, mirror, pins=None, require_pins=False):
 def resolve(
     artifacts, mirror="", host_cache="/var/cache/kubesmith/downloads", controller_cache="", pins=None,
     require_pins=False,
-):
+) -> list[dict]:
     """Return one fetch plan per artifact.
 
     Each plan keeps the description and adds ``fetch_url``, ``checksum`` (the
@@ -120,7 +120,7 @@ def resolve(
     return plans
 
 
-def install_spec(plans):
+def install_spec(plans: list[dict]) -> list[dict]:
     """What ``kubesmith.cluster.install_artifacts`` needs from each plan."""
     keys = ("name", "version", "filename", "unpack", "strip_components", "mode", "links", "force")
     specs = []
@@ -135,7 +135,7 @@ def install_spec(plans):
     return specs
 
 
-def cache_spec(plans):
+def cache_spec(plans: list[dict]) -> list[dict]:
     """The ``cache_files`` option of ``kubesmith.cluster.install_artifacts``: plans used from the cache as they are."""
     specs = []
     for plan in plans:
@@ -148,7 +148,7 @@ def cache_spec(plans):
     return specs
 
 
-def missing_plans(plans, results):
+def missing_plans(plans: list[dict], results) -> list[dict]:
     """The plans whose host file an ``install_artifacts`` run (``report_missing``) listed in ``missing``.
 
     ``results`` is one registered result or a list of them (one per host: the union is taken, each plan once, in
@@ -170,7 +170,7 @@ def missing_plans(plans, results):
     return [plan for plan in plans if posixpath.basename(plan["host_path"]) in wanted]
 
 
-def listing(plans):
+def listing(plans: list[dict]) -> list[dict]:
     """Every distinct file a set of fetch plans downloads, for filling a mirror (playbooks/artifacts.yml).
 
     One entry per fetched URL (hosts asking for the same artifact share it), sorted by name and version:

@@ -19,7 +19,7 @@ This client keeps member IDs as decimal strings end to end; :func:`member_id` no
 Every error is an :class:`EtcdError` whose message names the endpoint and, where it can, what to check.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 import base64
 import binascii
@@ -34,7 +34,6 @@ import ssl
 import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 from ansible_collections.kubesmith.cluster.plugins.module_utils import tls_client
 from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_quorum import MemberView
@@ -82,7 +81,7 @@ class EtcdError(Exception):
         self.detail = detail or message
 
 
-def member_id(value):
+def member_id(value: int | str) -> str:
     """Normalise a member ID to the decimal string the gateway uses.
 
     Accepts an int, a decimal string, or hexadecimal as ``etcdctl`` prints it: with a ``0x`` prefix or containing
@@ -107,19 +106,19 @@ def member_id(value):
     return str(number)
 
 
-def member_id_hex(value):
+def member_id_hex(value: int | str) -> str:
     """The ID as ``etcdctl member list`` prints it (16 hex digits)."""
     return "%016x" % int(member_id(value))
 
 
-def b64(data):
+def b64(data: bytes | str) -> str:
     """bytes/str -> base64 text for a gateway request."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     return base64.b64encode(data).decode("ascii")
 
 
-def unb64(text, endpoint=None):
+def unb64(text: str | None, endpoint: str | None = None) -> bytes:
     """base64 text from a gateway response -> bytes."""
     try:
         return base64.b64decode(text or "", validate=True)
@@ -198,62 +197,36 @@ class TlsConfig(object):
 
 
 def _split_url(url):
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise EtcdError("endpoint %r is not an http(s)://host:port URL" % url, url, "config")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme, parts.hostname, port
+    try:
+        return tls_client.split_url(url)
+    except tls_client.TransportError as exc:
+        raise EtcdError("endpoint %s" % exc, url, "config") from None
 
 
 class HttpsTransport(object):
     """HTTP(S) for the client: ``request`` returns ``(status, body bytes)``, ``stream`` yields body chunks.
 
     ``timeout`` bounds the connection and every read; a stalled server never hangs the caller longer than that.
+    The connections are ``tls_client.HttpTransport``'s, with the JSON headers and the TLS context of ``tls``.
     """
 
     def __init__(self, tls=None):
         self.tls = tls
+        self._http = tls_client.HttpTransport(self._context)
 
-    def _connect(self, url, timeout):
-        scheme, host, port = _split_url(url)
-        if scheme == "https":
-            context = self.tls.context() if self.tls is not None else ssl.create_default_context()
-            return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
-        return http.client.HTTPConnection(host, port, timeout=timeout)
+    def _context(self):
+        return self.tls.context() if self.tls is not None else ssl.create_default_context()
 
     def request(self, method, url, body, timeout):
-        conn = self._connect(url, timeout)
-        try:
-            conn.request(method, url_path(url), body=body, headers=_HEADERS if body is not None else {})
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+        _split_url(url)
+        return self._http.request(method, url, body, _HEADERS if body is not None else {}, timeout)
 
     def stream(self, method, url, body, timeout, chunk_size=65536):
-        conn = self._connect(url, timeout)
-        try:
-            conn.request(method, url_path(url), body=body, headers=_HEADERS)
-            response = conn.getresponse()
-            if response.status != 200:
-                yield response.status, response.read()
-                return
-            yield response.status, b""
-            while True:
-                chunk = response.read1(chunk_size) if hasattr(response, "read1") else response.read(chunk_size)
-                if not chunk:
-                    return
-                yield None, chunk
-        finally:
-            conn.close()
+        _split_url(url)
+        yield from self._http.stream(method, url, body, _HEADERS, timeout, chunk_size)
 
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-
-
-def url_path(url):
-    parts = urlsplit(url)
-    return (parts.path or "/") + ("?" + parts.query if parts.query else "")
 
 
 def _describe_os_error(exc):
@@ -567,7 +540,9 @@ def _probe_one(member, tls, timeout, transport_factory):
     return {"healthy": False, "error": "; ".join(errors), "status": None, "endpoint": ""}
 
 
-def probe_members(members, tls=None, timeout=2.0, transport_factory=None):
+def probe_members(
+    members: list[Member], tls: TlsConfig | None = None, timeout: float = 2.0, transport_factory=None
+) -> dict:
     """Probe every member in parallel; returns ``{member id: probe result}`` (see :func:`_probe_one`).
 
     A member is healthy when its ``/v3/maintenance/status`` answers as that member, without errors, with a
@@ -866,7 +841,7 @@ class _Bolt(object):
         return None
 
 
-def verify_snapshot(path, chunk_size=1 << 20):
+def verify_snapshot(path: str, chunk_size: int = 1 << 20) -> dict:
     """Check an etcd snapshot file; return ``{"size", "sha256", "db_sha256", "revision", "has_hash"}``.
 
     A snapshot saved from the v3 API (this module or ``etcdctl snapshot save``) is the bbolt database followed
@@ -940,17 +915,17 @@ def verify_snapshot(path, chunk_size=1 << 20):
 SNAPSHOT_TIME_FORMAT = "%Y%m%dT%H%M%S"
 
 
-def snapshot_name(prefix, now=None):
+def snapshot_name(prefix: str, now: datetime.datetime | None = None) -> str:
     """``<prefix>-YYYYmmddTHHMMSS.mmmZ.db`` in UTC: names sort in time order."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return "%s-%s.%03dZ.db" % (prefix, now.strftime(SNAPSHOT_TIME_FORMAT), now.microsecond // 1000)
 
 
-def snapshot_pattern(prefix):
+def snapshot_pattern(prefix: str) -> re.Pattern:
     return re.compile(r"^%s-[0-9]{8}T[0-9]{6}\.[0-9]{3}Z\.db$" % re.escape(prefix))
 
 
-def snapshots_to_prune(names, prefix, keep):
+def snapshots_to_prune(names: list[str], prefix: str, keep: int) -> list[str]:
     """Of the file ``names`` in a directory, the snapshots of ``prefix`` beyond the newest ``keep`` (0: none)."""
     if not keep or keep < 0:
         return []
@@ -959,7 +934,7 @@ def snapshots_to_prune(names, prefix, keep):
     return ours[: max(0, len(ours) - keep)]
 
 
-def parse_initial_cluster(value):
+def parse_initial_cluster(value: str) -> list[tuple[str, str]]:
     """``"a=https://h1:2380,b=https://h2:2380"`` -> ``[("a", url), ...]``; raises ``ValueError`` on bad entries."""
     pairs = []
     for part in (value or "").split(","):
@@ -972,7 +947,7 @@ def parse_initial_cluster(value):
     return pairs
 
 
-def restore_plan_errors(name, initial_cluster, peer_urls):
+def restore_plan_errors(name: str, initial_cluster: str, peer_urls: list[str]) -> list[str]:
     """Why a restore with these flags would produce a member that cannot start (empty list when consistent)."""
     try:
         pairs = parse_initial_cluster(initial_cluster)
@@ -996,7 +971,9 @@ def restore_plan_errors(name, initial_cluster, peer_urls):
     return errors
 
 
-def restore_command(tool, src, data_dir, name, initial_cluster, token, peer_urls):
+def restore_command(
+    tool: str, src: str, data_dir: str, name: str, initial_cluster: str, token: str, peer_urls: list[str]
+) -> list[str]:
     """The ``etcdutl``/``etcdctl snapshot restore`` command line (same flags in 3.4 etcdctl and 3.5+ etcdutl)."""
     return [
         tool,

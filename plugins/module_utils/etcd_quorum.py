@@ -27,7 +27,7 @@ Members are matched by name, and by peer URL for members that were added but hav
 them without a name until their process first joins).
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 import re
 
@@ -41,7 +41,7 @@ class PlanError(Exception):
     """The requested change is invalid or unsafe; the message says what to do about it."""
 
 
-def quorum(voters):
+def quorum(voters: int) -> int:
     """Votes needed to commit anything in a cluster of ``voters`` voting members (0 for an empty cluster)."""
     voters = int(voters)
     if voters < 0:
@@ -49,7 +49,7 @@ def quorum(voters):
     return voters // 2 + 1 if voters else 0
 
 
-def fault_tolerance(voters):
+def fault_tolerance(voters: int) -> int:
     """How many voting members may fail while the cluster keeps quorum."""
     return max(0, int(voters) - quorum(voters))
 
@@ -65,7 +65,7 @@ def _join(names):
     return "%s and %s" % (", ".join(names[:-1]), names[-1])
 
 
-def validate_peer_urls(urls, option="peer_urls"):
+def validate_peer_urls(urls: list[str], option: str = "peer_urls") -> list[str]:
     """Return ``urls`` as a sorted, de-duplicated list; raise :class:`PlanError` unless each is ``scheme://host:port``."""
     if not urls:
         raise PlanError("%s must list at least one URL, like https://10.0.0.11:2380" % option)
@@ -188,7 +188,7 @@ def _voters(members):
     return [m for m in members if not m.is_learner]
 
 
-def check_change(members, kind, member=None):
+def check_change(members: list[MemberView], kind: str, member: MemberView | None = None) -> QuorumVerdict:
     """Evaluate one change against the quorum guard; returns a :class:`QuorumVerdict`.
 
     ``kind`` is ``add_learner``, ``add_voter``, ``promote``, ``remove`` or ``update``; ``member`` is the
@@ -232,7 +232,7 @@ def check_change(members, kind, member=None):
     return QuorumVerdict(desc, voters_after, healthy_after, unhealthy, not_running, note)
 
 
-def health_summary(members):
+def health_summary(members: list[MemberView]) -> dict:
     """Cluster-level numbers for the module result."""
     voters = _voters(members)
     healthy = [m for m in voters if m.healthy]
@@ -283,7 +283,9 @@ def _guard(verdict, quorum_guard):
     return verdict
 
 
-def find_members(members, name=None, peer_urls=None, member_id=None):
+def find_members(
+    members: list[MemberView], name: str | None = None, peer_urls: list[str] | None = None, member_id: str | None = None
+) -> list[MemberView]:
     """Members matching every given criterion (name, any shared peer URL, ID)."""
     found = list(members)
     if member_id is not None:
@@ -297,7 +299,14 @@ def find_members(members, name=None, peer_urls=None, member_id=None):
     return found
 
 
-def plan_present(members, name, peer_urls, learner=True, update_peer_urls=True, quorum_guard=True):
+def plan_present(
+    members: list[MemberView],
+    name: str,
+    peer_urls: list[str],
+    learner: bool = True,
+    update_peer_urls: bool = True,
+    quorum_guard: bool = True,
+) -> Plan:
     """Plan making ``name`` a member with exactly ``peer_urls``."""
     if not name:
         raise PlanError("name is required for state=present: the etcd --name of the member")
@@ -376,7 +385,7 @@ def plan_present(members, name, peer_urls, learner=True, update_peer_urls=True, 
     )
 
 
-def plan_absent(members, name=None, peer_urls=None, member_id=None, quorum_guard=True):
+def plan_absent(members: list[MemberView], name=None, peer_urls=None, member_id=None, quorum_guard=True) -> Plan:
     """Plan removing the member given by ``member_id``, ``name`` and/or ``peer_urls`` (all given must match)."""
     if not (name or peer_urls or member_id is not None):
         raise PlanError("state=absent needs name, peer_urls or member_id to find the member to remove")
@@ -419,7 +428,7 @@ def plan_absent(members, name=None, peer_urls=None, member_id=None, quorum_guard
     )
 
 
-def plan_promote(members, name=None, peer_urls=None, member_id=None, quorum_guard=True):
+def plan_promote(members: list[MemberView], name=None, peer_urls=None, member_id=None, quorum_guard=True) -> Plan:
     """Plan promoting a learner to a voting member (``none`` when it already votes)."""
     if not (name or peer_urls or member_id is not None):
         raise PlanError("state=promoted needs name, peer_urls or member_id to find the learner")
@@ -458,7 +467,7 @@ def plan_promote(members, name=None, peer_urls=None, member_id=None, quorum_guar
     )
 
 
-def initial_cluster(members, name=None, peer_urls=None):
+def initial_cluster(members: list[MemberView], name: str | None = None, peer_urls: list[str] | None = None) -> str:
     """The ``--initial-cluster`` value a joining member needs: every started member plus ``name`` = ``peer_urls``.
 
     Unstarted members other than the joining one are left out (they have no name yet); etcd checks this list

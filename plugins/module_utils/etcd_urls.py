@@ -15,7 +15,7 @@ def _url(address, port):
     return "https://%s:%d" % (host, int(port))
 
 
-def members(hosts):
+def members(hosts: list[tuple]) -> list[tuple[str, str]]:
     """``hosts``: list of (inventory name, node_name or None, address or None) -> list of (name, address)."""
     result = []
     for host, node_name, address in hosts:
@@ -31,19 +31,19 @@ def members(hosts):
     return result
 
 
-def client_urls(hosts, port=2379):
+def client_urls(hosts: list[tuple], port: int = 2379) -> list[str]:
     return [_url(address, port) for _, address in members(hosts)]
 
 
-def host_urls(hosts, port):
+def host_urls(hosts: list[tuple], port: int) -> dict[str, str]:
     """``{inventory name: https://address:port}``: each host's own endpoint (an etcd member, an apiserver)."""
     return {host: _url(address, port) for (host, _, _), (_, address) in zip(hosts, members(hosts))}
 
 
-def peer_urls(hosts, port=2380):
+def peer_urls(hosts: list[tuple], port: int = 2380) -> list[str]:
     return [_url(address, port) for _, address in members(hosts)]
 
 
-def initial_cluster(hosts, port=2380):
+def initial_cluster(hosts: list[tuple], port: int = 2380) -> str:
     """The ``--initial-cluster`` value: ``name=https://address:port`` pairs, comma separated."""
     return ",".join("%s=%s" % (name, _url(address, port)) for name, address in members(hosts))

@@ -27,7 +27,7 @@ class HostFilesError(Exception):
     pass
 
 
-def parse_mode(text):
+def parse_mode(text: str) -> int:
     """'0644' -> 0o644; anything that is not an octal permission mode is refused. (An unquoted YAML 0644 is the
     number 420: the action plugin refuses numbers before they get here.)"""
     text = str(text)
@@ -39,7 +39,7 @@ def parse_mode(text):
     return mode
 
 
-def ids(owner, group):
+def ids(owner: str, group: str) -> tuple[int, int]:
     try:
         uid = pwd.getpwnam(owner).pw_uid
     except KeyError:
@@ -102,7 +102,7 @@ def _sources(path, sources, check_mode):
     return b"".join(chunks)
 
 
-def plan(directories=(), files=(), required=(), required_hint="", check_mode=False):
+def plan(directories=(), files=(), required=(), required_hint: str = "", check_mode: bool = False) -> list[dict]:
     """What a run would do, as a list of action dicts, in order (directories first, then files).
 
     directories: dicts with path, mode, owner, group. files: dicts with path, content (text) or sources (paths on
@@ -114,60 +114,70 @@ def plan(directories=(), files=(), required=(), required_hint="", check_mode=Fal
     if not check_mode:
         missing = [p for p in required if _stat(_absolute(p)) is None]
         if missing:
-            raise HostFilesError("%s missing on this host%s" % (", ".join(missing),
-                                                                 ": " + required_hint if required_hint else ""))
-    actions = []
-    for entry in directories:
-        path = _absolute(entry["path"])
-        mode = parse_mode(entry.get("mode") or "0755")
-        uid, gid = _ids(entry, check_mode)
-        st = _stat(path)
-        if st is None:
-            actions.append(dict(kind="directory", path=path, what="create", mode=mode, uid=uid, gid=gid))
-        elif not stat.S_ISDIR(st.st_mode):
-            raise HostFilesError("%s exists and is not a directory; move it away" % path)
-        elif stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
-            actions.append(dict(kind="directory", path=path, what="attributes", mode=mode, uid=uid, gid=gid))
+            raise HostFilesError(
+                "%s missing on this host%s" % (", ".join(missing), ": " + required_hint if required_hint else "")
+            )
+    actions = [a for a in (_directory_action(entry, check_mode) for entry in directories) if a is not None]
     seen = set()
     for entry in files:
         path = _absolute(entry["path"])
         if path in seen:
             raise HostFilesError("%s is listed twice" % path)
         seen.add(path)
-        st = _stat(path)
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            raise HostFilesError("%s exists and is not a regular file; move it away" % path)
-        if entry.get("state", "present") == "absent":
-            if st is not None:
-                actions.append(dict(kind="file", path=path, what="remove"))
-            continue
-        content, sources = entry.get("content"), entry.get("sources")
-        if (content is None) == (not sources):
-            raise HostFilesError("%s: give either content or sources for a file that should be present" % path)
-        data = content.encode("utf-8") if content is not None else _sources(path, sources, check_mode)
-        mode = parse_mode(entry.get("mode") or "0644")
-        uid, gid = _ids(entry, check_mode)
-        validate = entry.get("validate")
-        if validate and "%s" not in validate:
-            raise HostFilesError("validate command for %s must contain %%s (the new file): %s" % (path, validate))
-        action = dict(kind="file", path=path, mode=mode, uid=uid, gid=gid, data=data, validate=validate, before=None)
-        if data is None:  # check mode, sources not there yet
-            actions.append(dict(action, what="write" if st is not None else "create"))
-            continue
-        if st is None:
-            actions.append(dict(action, what="create", before=""))
-            continue
-        old = _read(path, len(data)) if st.st_size == len(data) else None
-        if old != data:
-            if st.st_size <= DIFF_MAX:
-                action["before"] = _read(path, DIFF_MAX).decode("utf-8", "replace")
-            actions.append(dict(action, what="write"))
-        elif stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
-            actions.append(dict(action, what="attributes"))
+        action = _file_action(path, entry, check_mode)
+        if action is not None:
+            actions.append(action)
     return actions
 
 
-def probe(paths, limit=65536):
+def _directory_action(entry, check_mode=False):
+    """The action for one directory entry (create, or fix mode and owner), ``None`` when it is as wanted."""
+    path = _absolute(entry["path"])
+    mode = parse_mode(entry.get("mode") or "0755")
+    uid, gid = _ids(entry, check_mode)
+    st = _stat(path)
+    if st is None:
+        return dict(kind="directory", path=path, what="create", mode=mode, uid=uid, gid=gid)
+    if not stat.S_ISDIR(st.st_mode):
+        raise HostFilesError("%s exists and is not a directory; move it away" % path)
+    if stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
+        return dict(kind="directory", path=path, what="attributes", mode=mode, uid=uid, gid=gid)
+    return None
+
+
+def _file_action(path, entry, check_mode):
+    """The action for the file entry at ``path`` (create, write, attributes or remove), ``None`` when it is as
+    wanted. In check mode, sources not there yet plan a write without data."""
+    st = _stat(path)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise HostFilesError("%s exists and is not a regular file; move it away" % path)
+    if entry.get("state", "present") == "absent":
+        return dict(kind="file", path=path, what="remove") if st is not None else None
+    content, sources = entry.get("content"), entry.get("sources")
+    if (content is None) == (not sources):
+        raise HostFilesError("%s: give either content or sources for a file that should be present" % path)
+    data = content.encode("utf-8") if content is not None else _sources(path, sources, check_mode)
+    mode = parse_mode(entry.get("mode") or "0644")
+    uid, gid = _ids(entry, check_mode)
+    validate = entry.get("validate")
+    if validate and "%s" not in validate:
+        raise HostFilesError("validate command for %s must contain %%s (the new file): %s" % (path, validate))
+    action = dict(kind="file", path=path, mode=mode, uid=uid, gid=gid, data=data, validate=validate, before=None)
+    if data is None:  # check mode, sources not there yet
+        return dict(action, what="write" if st is not None else "create")
+    if st is None:
+        return dict(action, what="create", before="")
+    old = _read(path, len(data)) if st.st_size == len(data) else None
+    if old != data:
+        if st.st_size <= DIFF_MAX:
+            action["before"] = _read(path, DIFF_MAX).decode("utf-8", "replace")
+        return dict(action, what="write")
+    if stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
+        return dict(action, what="attributes")
+    return None
+
+
+def probe(paths: list[str], limit: int = 65536) -> dict[str, str | None]:
     """{path: its text (at most ``limit`` bytes), or None when it does not exist} - read before anything is written.
     For small state files such as /proc/sys values."""
     out = {}
@@ -183,7 +193,7 @@ def probe(paths, limit=65536):
     return out
 
 
-def write_atomic(path, data, mode, uid, gid, validate=None, run_command=None):
+def write_atomic(path: str, data: bytes, mode: int, uid: int, gid: int, validate=None, run_command=None) -> None:
     """Temporary file beside ``path`` (mode and owner set before any byte), fsync, optional validation, rename."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
@@ -203,8 +213,10 @@ def write_atomic(path, data, mode, uid, gid, validate=None, run_command=None):
                 raise HostFilesError("validate command for %s must contain %%s: %s" % (path, validate))
             rc, out, err = run_command(validate % tmp)
             if rc != 0:
-                raise HostFilesError("%s was not replaced: `%s` failed (rc %d): %s"
-                                     % (path, validate % "<new file>", rc, (err or out).strip()))
+                raise HostFilesError(
+                    "%s was not replaced: `%s` failed (rc %d): %s"
+                    % (path, validate % "<new file>", rc, (err or out).strip())
+                )
         os.rename(tmp, path)
         tmp = None
         dir_fd = os.open(directory, os.O_RDONLY)
@@ -219,7 +231,7 @@ def write_atomic(path, data, mode, uid, gid, validate=None, run_command=None):
             os.unlink(tmp)
 
 
-def apply(actions, run_command=None):
+def apply(actions: list[dict], run_command=None) -> None:
     """Perform the planned actions, in order."""
     for action in actions:
         path, what = action["path"], action["what"]
@@ -231,14 +243,15 @@ def apply(actions, run_command=None):
             os.chown(path, action["uid"], action["gid"])
             os.chmod(path, action["mode"])  # makedirs applies the umask
         elif what in ("create", "write"):
-            write_atomic(path, action["data"], action["mode"], action["uid"], action["gid"],
-                         action.get("validate"), run_command)
+            write_atomic(
+                path, action["data"], action["mode"], action["uid"], action["gid"], action.get("validate"), run_command
+            )
         else:
             os.chown(path, action["uid"], action["gid"])
             os.chmod(path, action["mode"])
 
 
-def summary(actions, diff=False, secret_paths=()):
+def summary(actions: list[dict], diff: bool = False, secret_paths=()) -> dict:
     """The module result: changed, the paths by kind of change, and (diff mode) a before/after per written file."""
     result = dict(
         changed=bool(actions),
@@ -262,17 +275,24 @@ def summary(actions, diff=False, secret_paths=()):
             elif a["what"] == "remove":
                 diffs.append(dict(header, prepared="%s: removed" % a["path"]))
             else:
-                diffs.append(dict(header, prepared="%s: %s %s mode %04o" % (a["path"], a["what"], a["kind"],
-                                                                               a["mode"])))
+                diffs.append(
+                    dict(header, prepared="%s: %s %s mode %04o" % (a["path"], a["what"], a["kind"], a["mode"]))
+                )
         result["diff"] = diffs
     return result
 
 
-def unit_path(name, directory="/etc/systemd/system"):
+def unit_path(name: str, directory: str = "/etc/systemd/system") -> str:
     return "%s/%s.service" % (directory.rstrip("/"), name)
 
 
-def component_restarts(names, config_files, changed_paths, binaries_changed=False, unit_dir="/etc/systemd/system"):
+def component_restarts(
+    names: list[str],
+    config_files: list[dict],
+    changed_paths: list[str],
+    binaries_changed: bool = False,
+    unit_dir: str = "/etc/systemd/system",
+) -> list[str]:
     """Which components restart after a ``host_files`` run (controller side).
 
     names: the components (systemd units) in order; config_files: dicts with path and component; changed_paths: the
@@ -286,11 +306,11 @@ def component_restarts(names, config_files, changed_paths, binaries_changed=Fals
     return [name for name in names if name in hit or unit_path(name, unit_dir) in changed]
 
 
-def sysctl_path(name):
+def sysctl_path(name: str) -> str:
     return "/proc/sys/" + str(name).replace(".", "/")
 
 
-def sysctl_drift(wanted, probed):
+def sysctl_drift(wanted: dict, probed: dict[str, str | None]) -> list[str]:
     """Names of kernel parameters whose running value (``probed``: /proc/sys path -> text or None) is not the wanted
     one; whitespace between fields does not count (the kernel separates them with tabs). A parameter the kernel
     does not have counts as drift, so loading the file reports it."""

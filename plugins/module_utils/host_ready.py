@@ -52,7 +52,7 @@ def _tcp(check, timeout):
         return True, "connected"
 
 
-def probe_once(check, timeout=5):
+def probe_once(check: dict, timeout: float = 5) -> tuple[bool, str]:
     """(ready, detail) of one attempt; network errors are 'not ready', set-up errors (bad TLS files) raise."""
     try:
         return _http(check, timeout) if check.get("url") else _tcp(check, timeout)
@@ -63,11 +63,11 @@ def probe_once(check, timeout=5):
         return False, str(reason)
 
 
-def name_of(check):
+def name_of(check: dict) -> str:
     return check.get("name") or check.get("url") or "%s:%s" % (check.get("host"), check.get("port"))
 
 
-def validate(checks):
+def validate(checks: list[dict]) -> None:
     if not checks:
         raise HostReadyError("no checks given")
     for check in checks:
@@ -79,7 +79,7 @@ def validate(checks):
 
 
 def wait(checks, timeout, interval=1.0, attempt_timeout=5.0, probe=probe_once, clock=time.monotonic,
-         pause=time.sleep):
+         pause=time.sleep) -> list[dict]:
     """Poll until every check is ready or ``timeout`` seconds passed. Returns a list of dicts (name, ready, detail,
     attempts, seconds), in the order of ``checks``."""
     validate(checks)
@@ -99,7 +99,7 @@ def wait(checks, timeout, interval=1.0, attempt_timeout=5.0, probe=probe_once, c
         pause(max(min(interval, deadline - clock()), 0))
 
 
-def failure_message(results, timeout):
+def failure_message(results: list[dict], timeout: float) -> str:
     waiting = [r for r in results if not r["ready"]]
     return "not ready after %ss: %s" % (timeout, "; ".join("%s (%s, %d attempts)" % (r["name"], r["detail"],
                                                                                     r["attempts"]) for r in waiting))

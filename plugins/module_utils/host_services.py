@@ -24,7 +24,7 @@ class HostServicesError(Exception):
     pass
 
 
-def show_command(names):
+def show_command(names: list[str]) -> list[str]:
     return ["systemctl", "show", "--property=" + ",".join(PROPERTIES), "--"] + [_unit(n) for n in names]
 
 
@@ -35,7 +35,7 @@ def _unit(name):
     return name if "." in name else name + ".service"
 
 
-def parse_show(text, names):
+def parse_show(text: str, names: list[str]) -> dict[str, dict[str, str]]:
     """``systemctl show`` output (one block per unit, in the order asked) -> {name: {property: value}}."""
     blocks, current = [], {}
     for line in text.splitlines():
@@ -54,11 +54,11 @@ def parse_show(text, names):
     return dict(zip(names, blocks))
 
 
-def needs_daemon_reload(states):
+def needs_daemon_reload(states: dict[str, dict[str, str]]) -> bool:
     return any(s.get("NeedDaemonReload") == "yes" or s.get("LoadState") == "not-found" for s in states.values())
 
 
-def plan(units, states, check_mode=False):
+def plan(units: list[dict], states: dict[str, dict[str, str]], check_mode: bool = False) -> list[tuple[str, str]]:
     """The steps that bring ``units`` (dicts: name, state, enabled) to what is asked, as (verb, unit name) pairs.
 
     A unit systemd does not know is refused, except in check mode (a unit file the same run would write first):
@@ -98,7 +98,7 @@ def plan(units, states, check_mode=False):
     return steps
 
 
-def commands(steps):
+def commands(steps: list[tuple[str, str]]) -> list[list[str]]:
     """One systemctl command per verb (units in the order given), verbs in VERBS order."""
     out = []
     for verb in VERBS:
@@ -108,7 +108,7 @@ def commands(steps):
     return out
 
 
-def result(steps, daemon_reloaded):
+def result(steps: list[tuple[str, str]], daemon_reloaded: bool) -> dict:
     out = dict(changed=bool(steps) or daemon_reloaded, daemon_reloaded=daemon_reloaded)
     for verb, key in (("enable", "enabled"), ("start", "started"), ("restart", "restarted"), ("reload", "reloaded"),
                       ("stop", "stopped")):

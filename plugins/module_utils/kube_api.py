@@ -35,7 +35,7 @@ Every failure is a :class:`KubeApiError`:
 object with ``request(method, url, body, headers, timeout) -> (status, body bytes)`` (tests do).
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 import base64
 import binascii
@@ -72,7 +72,7 @@ class KubeApiError(Exception):
         return self.status == 404
 
 
-def path_quote(part):
+def path_quote(part: str) -> str:
     """One path segment (a namespace or object name) escaped for a URL."""
     return quote(str(part), safe="")
 
@@ -84,7 +84,9 @@ def _check_file(option, path):
         raise KubeApiError(str(exc), kind="config") from exc
 
 
-def ssl_context(ca_file=None, client_cert=None, client_key=None):
+def ssl_context(
+    ca_file: str | None = None, client_cert: str | None = None, client_key: str | None = None
+) -> ssl.SSLContext:
     """The SSLContext for the API: trust ``ca_file`` (else the system store), present the client certificate."""
     try:
         return tls_client.client_context(ca_file, client_cert, client_key, ca_option="ca_file")
@@ -136,7 +138,7 @@ def _scalar(text):
     return text
 
 
-def read_kubeconfig(path):
+def read_kubeconfig(path: str) -> dict:
     """``{"server", "ca_file"|"ca_pem", "client_cert"|"cert_pem", "client_key"|"key_pem"}`` from a kubeconfig.
 
     Only the subset kubeconfigs with one cluster and one user use (block mappings, one scalar per line) is read;
@@ -190,27 +192,6 @@ def read_kubeconfig(path):
     return out
 
 
-class HttpTransport(object):
-    """One connection per request; ``timeout`` bounds the connection and every read."""
-
-    def __init__(self, context=None):
-        self.context = context
-
-    def request(self, method, url, body, headers, timeout):
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=self.context)
-        else:
-            conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
-        try:
-            conn.request(method, (parts.path or "/") + ("?" + parts.query if parts.query else ""), body, headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-
 class KubeClient(object):
     """JSON requests to one API server (``api_url`` like ``https://10.0.0.10:6443``)."""
 
@@ -224,7 +205,7 @@ class KubeClient(object):
         self.timeout = float(timeout)
         if transport is None:
             context = ssl_context(ca_file, client_cert, client_key) if parts.scheme == "https" else None
-            transport = HttpTransport(context)
+            transport = tls_client.HttpTransport(context)
         self.transport = transport
 
     @classmethod
@@ -253,7 +234,7 @@ class KubeClient(object):
                 ) from exc
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return cls(url, timeout=timeout, transport=HttpTransport(context))
+        return cls(url, timeout=timeout, transport=tls_client.HttpTransport(context))
 
     def url(self, path, params=None):
         url = self.api_url + "/" + path.lstrip("/")
@@ -273,6 +254,8 @@ class KubeClient(object):
             status, raw = self.transport.request(method, url, data, headers, self.timeout)
         except KubeApiError:
             raise
+        except tls_client.TransportError as exc:
+            raise KubeApiError("%s %s: %s" % (method, url, exc), kind="config", url=url) from exc
         except (OSError, http.client.HTTPException) as exc:
             reason, kind = _describe(exc)
             raise KubeApiError("%s %s: %s" % (method, url, reason), kind=kind, url=url) from exc

@@ -55,7 +55,7 @@ drained node (cordoned, nothing left to evict) reports no change. In check mode 
 says what would be cordoned and evicted, refusals fail as they would for real.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 import re
 import time
@@ -111,7 +111,7 @@ class DrainOptions(object):
 # ---------------------------------------------------------------- pods
 
 
-def pod_key(pod):
+def pod_key(pod: dict) -> str:
     meta = pod.get("metadata") or {}
     return "%s/%s" % (meta.get("namespace", "default"), meta.get("name", ""))
 
@@ -123,7 +123,7 @@ def _controller(pod):
     return None
 
 
-def classify(pods, opts):
+def classify(pods: list[dict], opts: DrainOptions) -> tuple[list, list, list, list]:
     """Split the node's pods: ``(evict, wait, skipped, refused)``.
 
     ``evict``: pods to evict; ``wait``: pods already terminating (waited for only); ``skipped`` and ``refused``:
@@ -197,7 +197,7 @@ def _set_unschedulable(client, node, value):
 # ---------------------------------------------------------------- eviction
 
 
-def eviction_api_version(client):
+def eviction_api_version(client) -> str | None:
     """``policy/v1`` or ``policy/v1beta1`` as discovery of ``/api/v1`` names it for ``pods/eviction``, else None."""
     try:
         discovery = client.get("/api/v1")
@@ -325,7 +325,7 @@ def _set_state(client, node, state, check_mode):
     return result
 
 
-def drain(client, node, opts, check_mode=False, clock=time.monotonic, sleep=time.sleep):
+def drain(client, node: str, opts: DrainOptions, check_mode=False, clock=time.monotonic, sleep=time.sleep) -> dict:
     """Cordon ``node`` and evict its pods; see the module docstring. Returns the result dict."""
     start = clock()
     deadline = start + opts.timeout
@@ -352,7 +352,28 @@ def drain(client, node, opts, check_mode=False, clock=time.monotonic, sleep=time
             result["skipped"] = skipped
             if refused:
                 raise DrainError(_refusal(node, refused), dict(result, refused=refused))
-        evictor = _Evictor(client, opts)
+        run = _DrainRun(client, node, opts, result, deadline, clock, sleep)
+        run.evict_all(evict, wait)
+        run.wait_terminated(wait)
+        return result
+    except (DrainError, KubeApiError) as exc:
+        raise _drain_failure(client, node, opts, exc, result, cordoned_here) from exc
+
+
+class _DrainRun(object):
+    """The evictions and waits of one drain: retried every ``opts.retry_interval`` until ``deadline``."""
+
+    def __init__(self, client, node, opts, result, deadline, clock, sleep):
+        self.client, self.node, self.opts, self.result = client, node, opts, result
+        self.deadline, self.clock, self.sleep = deadline, clock, sleep
+
+    def _pause(self):
+        self.sleep(min(self.opts.retry_interval, max(self.deadline - self.clock(), 0)))
+
+    def evict_all(self, evict, wait):
+        """Evict the pods of ``evict`` (appended to ``wait`` once evicted), again and again while a
+        PodDisruptionBudget refuses some; DrainError naming them at the deadline."""
+        evictor = _Evictor(self.client, self.opts)
         pending = list(evict)
         blocked = {}
         while pending:
@@ -360,8 +381,8 @@ def drain(client, node, opts, check_mode=False, clock=time.monotonic, sleep=time
             for pod in pending:
                 outcome = evictor.evict(pod)
                 if outcome == "evicted":
-                    result["changed"] = True
-                    result["evicted"].append(pod_key(pod))
+                    self.result["changed"] = True
+                    self.result["evicted"].append(pod_key(pod))
                     wait.append(pod)
                     blocked.pop(pod_key(pod), None)
                 elif outcome == "gone":
@@ -369,59 +390,70 @@ def drain(client, node, opts, check_mode=False, clock=time.monotonic, sleep=time
                 else:
                     blocked[pod_key(pod)] = {"pod": pod_key(pod), "reason": outcome[1], "pdb": outcome[2]}
                     still.append(pod)
-            result["eviction_api"] = evictor.version or ""
+            self.result["eviction_api"] = evictor.version or ""
             pending = still
             if pending:
-                if clock() >= deadline:
-                    listed = sorted(blocked.values(), key=lambda b: b["pod"])
-                    raise DrainError(
-                        "draining %s timed out after %gs: eviction of %s is still refused: %s"
-                        % (
-                            node,
-                            opts.timeout,
-                            ", ".join(b["pod"] for b in listed),
-                            "; ".join(
-                                "%s: %s" % (b["pod"], "PodDisruptionBudget %s" % b["pdb"] if b["pdb"] else b["reason"])
-                                for b in listed
-                            ),
-                        ),
-                        dict(result, blocked=listed),
-                    )
-                sleep(min(opts.retry_interval, max(deadline - clock(), 0)))
+                if self.clock() >= self.deadline:
+                    raise self._blocked(sorted(blocked.values(), key=lambda b: b["pod"]))
+                self._pause()
+
+    def _blocked(self, listed):
+        return DrainError(
+            "draining %s timed out after %gs: eviction of %s is still refused: %s"
+            % (
+                self.node,
+                self.opts.timeout,
+                ", ".join(b["pod"] for b in listed),
+                "; ".join(
+                    "%s: %s" % (b["pod"], "PodDisruptionBudget %s" % b["pdb"] if b["pdb"] else b["reason"])
+                    for b in listed
+                ),
+            ),
+            dict(self.result, blocked=listed),
+        )
+
+    def wait_terminated(self, wait):
+        """Wait until every pod of ``wait`` is gone (or replaced by another of the same name); DrainError at the
+        deadline."""
         while True:
-            wait = [pod for pod in wait if _still_there(client, pod)]
+            wait = [pod for pod in wait if _still_there(self.client, pod)]
             if not wait:
-                break
-            if clock() >= deadline:
+                return
+            if self.clock() >= self.deadline:
                 names = sorted(pod_key(p) for p in wait)
                 raise DrainError(
                     "draining %s timed out after %gs waiting for evicted pods to terminate: %s"
-                    % (node, opts.timeout, ", ".join(names)),
-                    dict(result, blocked=[{"pod": n, "reason": "still terminating", "pdb": ""} for n in names]),
+                    % (self.node, self.opts.timeout, ", ".join(names)),
+                    dict(self.result, blocked=[{"pod": n, "reason": "still terminating", "pdb": ""} for n in names]),
                 )
-            sleep(min(opts.retry_interval, max(deadline - clock(), 0)))
-        return result
-    except (DrainError, KubeApiError) as exc:
-        failed = exc.result if isinstance(exc, DrainError) else dict(result)
-        failed.setdefault("blocked", [])
-        failed["uncordoned"] = False
-        message = str(exc)
-        if cordoned_here and not opts.keep_cordoned_on_failure:
-            try:
-                _set_unschedulable(client, node, False)
-                failed["uncordoned"] = True
-                failed["cordoned"] = False
-                message += "; %s was uncordoned again" % node
-            except KubeApiError as undo:
-                message += "; uncordoning %s failed too: %s" % (node, undo)
-        elif cordoned_here:
-            message += "; %s is left cordoned (keep_cordoned_on_failure)" % node
-        else:
-            message += "; %s was cordoned before this run and is left cordoned" % node
-        raise DrainError(message, failed) from exc
+            self._pause()
 
 
-def run(client, node, state, opts, check_mode=False, clock=time.monotonic, sleep=time.sleep):
+def _drain_failure(client, node, opts, exc, result, cordoned_here):
+    """The DrainError for a drain that failed with ``exc``, after uncordoning the node if this run cordoned it
+    (unless ``opts.keep_cordoned_on_failure``); its message says what was done."""
+    failed = exc.result if isinstance(exc, DrainError) else dict(result)
+    failed.setdefault("blocked", [])
+    failed["uncordoned"] = False
+    message = str(exc)
+    if cordoned_here and not opts.keep_cordoned_on_failure:
+        try:
+            _set_unschedulable(client, node, False)
+            failed["uncordoned"] = True
+            failed["cordoned"] = False
+            message += "; %s was uncordoned again" % node
+        except KubeApiError as undo:
+            message += "; uncordoning %s failed too: %s" % (node, undo)
+    elif cordoned_here:
+        message += "; %s is left cordoned (keep_cordoned_on_failure)" % node
+    else:
+        message += "; %s was cordoned before this run and is left cordoned" % node
+    return DrainError(message, failed)
+
+
+def run(
+    client, node: str, state: str, opts: DrainOptions, check_mode=False, clock=time.monotonic, sleep=time.sleep
+) -> dict:
     """Bring ``node`` to ``state`` (``drained``, ``cordoned`` or ``uncordoned``); returns the result dict."""
     if not node:
         raise DrainError("node must be a node name")

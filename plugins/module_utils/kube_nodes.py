@@ -78,7 +78,7 @@ def _recorded(node):
     return labels, taints, text
 
 
-def pool_changes(node, labels, taints):
+def pool_changes(node: dict, labels: dict, taints: list) -> dict:
     """What to add, change or remove on ``node`` (a Node object as a dict, e.g. ``kubectl get node -o json``) so it
     has every label in ``labels`` and every taint in ``taints`` (``key[=value]:Effect`` strings or dicts), and no
     longer the ones kubesmith recorded earlier that are not asked for any more."""

@@ -49,7 +49,7 @@ How sure the table is (stated per minor in :attr:`MinorInfo.notes`):
   apiVersions when an upstream changelog is at hand.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -102,7 +102,7 @@ class KubeVersion(namedtuple("KubeVersion", "major minor patch prerelease build"
         return text
 
 
-def parse_version(value, require_patch=True):
+def parse_version(value, require_patch: bool = True) -> KubeVersion:
     """Parse ``v1.20.2``, ``1.20.2+kubesmith.1``, ``v1.37.0-rc.1`` (and ``1.35`` when ``require_patch`` is
     false) into a :class:`KubeVersion`; raise :class:`KubeVersionError` otherwise."""
     if isinstance(value, KubeVersion):
@@ -150,19 +150,19 @@ def _key(version):
     return (version.major, version.minor, version.patch or 0, _pre_key(version.prerelease))
 
 
-def compare(a, b):
+def compare(a: str | KubeVersion, b: str | KubeVersion) -> int:
     """-1, 0 or 1 as version ``a`` is older than, the same as, or newer than ``b`` (build metadata ignored;
     a missing patch counts as 0)."""
     ka, kb = _key(parse_version(a, require_patch=False)), _key(parse_version(b, require_patch=False))
     return (ka > kb) - (ka < kb)
 
 
-def minor(value):
+def minor(value: str | KubeVersion) -> str:
     """``'v1.20.2+kubesmith.1'`` -> ``'1.20'``."""
     return parse_version(value, require_patch=False).minor_str
 
 
-def minor_distance(a, b):
+def minor_distance(a: str | KubeVersion, b: str | KubeVersion) -> int:
     """How many minors ``b`` is ahead of ``a`` (negative when behind); majors must match."""
     va, vb = parse_version(a, require_patch=False), parse_version(b, require_patch=False)
     if va.major != vb.major:
@@ -170,7 +170,7 @@ def minor_distance(a, b):
     return vb.minor - va.minor
 
 
-def supported(value, allow_prerelease=False):
+def supported(value, allow_prerelease: bool = False) -> bool:
     """True when ``value`` parses, is on a supported minor and (unless allowed) is not a pre-release."""
     try:
         version = parse_version(value, require_patch=False)
@@ -181,7 +181,7 @@ def supported(value, allow_prerelease=False):
     return version.minor_str in TABLE
 
 
-def lookup(value, allow_prerelease=False):
+def lookup(value: str | KubeVersion, allow_prerelease: bool = False) -> MinorInfo:
     """The :class:`MinorInfo` for ``value`` (a full version or a bare minor such as ``'1.35'``).
 
     Raises :class:`KubeVersionError` naming the supported minors when the version is not supported."""
@@ -388,7 +388,7 @@ if tuple(TABLE) != SUPPORTED_MINORS:  # pragma: no cover - a table edit must kee
     raise RuntimeError("kube_versions.TABLE and SUPPORTED_MINORS disagree")
 
 
-def containerd_supported(kube_version, containerd_version):
+def containerd_supported(kube_version: str | KubeVersion, containerd_version: str) -> bool:
     """True when ``containerd_version`` (``1.7.24``, ``v2.0.1``, ``1.6.20~ds1-1``) is on a containerd line that
     works with ``kube_version``'s kubelet (see ``containerd_versions`` in the table)."""
     text = str(containerd_version).strip().lstrip("v")
@@ -397,14 +397,14 @@ def containerd_supported(kube_version, containerd_version):
     return text.startswith(lookup(kube_version).containerd_versions)
 
 
-def removed_flags(value, component):
+def removed_flags(value: str | KubeVersion, component: str) -> tuple[str, ...]:
     """The flags of ``component`` that do not exist in ``value``'s minor (tuple, possibly empty)."""
     if component not in COMPONENTS:
         raise KubeVersionError("unknown component %r (one of %s)" % (component, ", ".join(COMPONENTS)))
     return lookup(value).removed_flags.get(component, ())
 
 
-def as_dict(value):
+def as_dict(value: str | KubeVersion) -> dict:
     """The table row of ``value`` as a plain dict (for templates and ``debug`` output)."""
     info = lookup(value)
     out = info._asdict()

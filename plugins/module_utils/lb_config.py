@@ -134,7 +134,7 @@ def _hosts(entries, what):
     return out
 
 
-def proxy_hosts(mode, groups, node_groups=("control_plane", "workers")):
+def proxy_hosts(mode: str, groups: dict, node_groups: tuple[str, ...] = ("control_plane", "workers")) -> list[str]:
     """Inventory names of the hosts that run haproxy (and, in vip mode, keepalived), in inventory order."""
     if mode not in MODES:
         raise LbConfigError("load_balancer_mode must be one of %s (got %r)" % (", ".join(MODES), mode))
@@ -153,7 +153,7 @@ def proxy_hosts(mode, groups, node_groups=("control_plane", "workers")):
     return out
 
 
-def api_endpoint(mode, endpoint):
+def api_endpoint(mode: str, endpoint: dict | None) -> dict:
     """The API endpoint's parts with the defaults of ``load_balancer_mode``: ``{"host": str or None, "port": int}``.
 
     ``host`` None means the primary control-plane host's address (the caller knows it). The one rule for every
@@ -173,7 +173,7 @@ def api_endpoint(mode, endpoint):
     return {"host": host, "port": port or 6443}
 
 
-def settings(raw):
+def settings(raw: dict) -> dict:
     """Validated settings: ``raw`` over :data:`DEFAULTS`. Raises :class:`LbConfigError`."""
     unknown = sorted(set(raw) - set(DEFAULTS))
     if unknown:
@@ -184,6 +184,25 @@ def settings(raw):
         raise LbConfigError("load_balancer_mode must be one of %s (got %r)" % (", ".join(MODES), s["mode"]))
     if s["mode"] == "none":
         return s
+    _check_ports(s)
+    _check_hosts(s)
+    endpoint = _ip(s["endpoint_host"]) if s["endpoint_host"] else None
+    if s["mode"] == "local":
+        if endpoint is None or not endpoint.is_loopback:
+            raise LbConfigError(
+                "load_balancer_mode local: every node reaches the API through its own haproxy on the loopback "
+                "address, so cluster_api_endpoint.host must be 127.0.0.1 (got %r)" % (s["endpoint_host"],)
+            )
+        s["endpoint_host"] = str(endpoint)
+    if s["mode"] == "vip":
+        _check_vip(s, endpoint)
+    _check_haproxy_tuning(s)
+    s["bind_address"] = bind_address(s)
+    return s
+
+
+def _check_ports(s):
+    """The endpoint, apiserver and monitor ports as numbers in ``s``; the monitor port must be a third port."""
     s["endpoint_port"] = _port(s["endpoint_port"], "cluster_api_endpoint.port")
     s["apiserver_port"] = _port(s["apiserver_port"], "the apiserver port (control_plane_apiserver_port)")
     s["monitor_port"] = _port(s["monitor_port"], "load_balancer_monitor_port")
@@ -192,6 +211,11 @@ def settings(raw):
             "load_balancer_monitor_port %d is also the API endpoint or apiserver port: choose another"
             % s["monitor_port"]
         )
+
+
+def _check_hosts(s):
+    """The backends and proxy hosts checked in ``s``: this host among the proxies, and no proxy on a control-plane
+    host listening on the apiserver's own port."""
     s["backends"] = _hosts(s["backends"], "apiservers (group control_plane)")
     if not s["backends"]:
         raise LbConfigError("no apiserver to balance: group control_plane is empty")
@@ -214,43 +238,43 @@ def settings(raw):
                 " or put the load balancers on hosts of their own (group load_balancers)" if s["mode"] == "vip" else "",
             )
         )
-    endpoint = _ip(s["endpoint_host"]) if s["endpoint_host"] else None
-    if s["mode"] == "local":
-        if endpoint is None or not endpoint.is_loopback:
+
+
+def _check_vip(s, endpoint):
+    """vip mode: ``endpoint`` (the parsed endpoint host) is a free virtual IP of the proxies' IP family, and the
+    keepalived settings in ``s`` are usable."""
+    if endpoint is None:
+        raise LbConfigError(
+            "load_balancer_mode vip: cluster_api_endpoint.host must be the virtual IP address keepalived "
+            "moves between the load balancers (got %r)" % (s["endpoint_host"],)
+        )
+    s["endpoint_host"] = str(endpoint)
+    taken = {h["address"]: h["name"] for h in s["proxy_hosts"] + s["backends"]}
+    if s["endpoint_host"] in taken:
+        raise LbConfigError(
+            "the virtual IP %s is the address of host %s: choose a free address in the same network"
+            % (s["endpoint_host"], taken[s["endpoint_host"]])
+        )
+    for host in s["proxy_hosts"]:
+        ip = _ip(host["address"])
+        if ip is None or ip.version != endpoint.version:
             raise LbConfigError(
-                "load_balancer_mode local: every node reaches the API through its own haproxy on the loopback "
-                "address, so cluster_api_endpoint.host must be 127.0.0.1 (got %r)" % (s["endpoint_host"],)
+                "the VRRP peers talk over their node addresses and the virtual IP %s is IPv%d: host %s has %s"
+                % (s["endpoint_host"], endpoint.version, host["name"], host["address"])
             )
-        s["endpoint_host"] = str(endpoint)
-    if s["mode"] == "vip":
-        if endpoint is None:
-            raise LbConfigError(
-                "load_balancer_mode vip: cluster_api_endpoint.host must be the virtual IP address keepalived "
-                "moves between the load balancers (got %r)" % (s["endpoint_host"],)
-            )
-        s["endpoint_host"] = str(endpoint)
-        taken = {h["address"]: h["name"] for h in s["proxy_hosts"] + s["backends"]}
-        if s["endpoint_host"] in taken:
-            raise LbConfigError(
-                "the virtual IP %s is the address of host %s: choose a free address in the same network"
-                % (s["endpoint_host"], taken[s["endpoint_host"]])
-            )
-        for host in s["proxy_hosts"]:
-            ip = _ip(host["address"])
-            if ip is None or ip.version != endpoint.version:
-                raise LbConfigError(
-                    "the VRRP peers talk over their node addresses and the virtual IP %s is IPv%d: host %s has %s"
-                    % (s["endpoint_host"], endpoint.version, host["name"], host["address"])
-                )
-        if len(s["proxy_hosts"]) > PRIORITY_FIRST:
-            raise LbConfigError("at most %d load balancer hosts" % PRIORITY_FIRST)
-        s["virtual_router_id"] = _int(s["virtual_router_id"], "load_balancer_virtual_router_id", 1, 255)
-        s["advert_int"] = _int(s["advert_int"], "load_balancer_advert_int", 1, 255)
-        if not s["interface"] or not re.match(r"^[A-Za-z0-9_.@:-]+$", str(s["interface"])):
-            raise LbConfigError(
-                "host %s: no network interface carries its node address %s; set load_balancer_interface"
-                % (s["host"], s["address"])
-            )
+    if len(s["proxy_hosts"]) > PRIORITY_FIRST:
+        raise LbConfigError("at most %d load balancer hosts" % PRIORITY_FIRST)
+    s["virtual_router_id"] = _int(s["virtual_router_id"], "load_balancer_virtual_router_id", 1, 255)
+    s["advert_int"] = _int(s["advert_int"], "load_balancer_advert_int", 1, 255)
+    if not s["interface"] or not re.match(r"^[A-Za-z0-9_.@:-]+$", str(s["interface"])):
+        raise LbConfigError(
+            "host %s: no network interface carries its node address %s; set load_balancer_interface"
+            % (s["host"], s["address"])
+        )
+
+
+def _check_haproxy_tuning(s):
+    """haproxy's timeouts, health-check counts, maxconn and check host in ``s``, in the types the config wants."""
     for name in ("timeout_connect", "timeout_client", "timeout_server", "timeout_check", "check_interval"):
         if not _TIME.match(str(s[name])):
             raise LbConfigError("load_balancer_%s must be a haproxy time such as 5s, 1h (got %r)" % (name, s[name]))
@@ -260,11 +284,9 @@ def settings(raw):
     s["maxconn"] = _int(s["maxconn"], "load_balancer_maxconn", 1, 10000000)
     if not _NAME.match(str(s["check_host"])):
         raise LbConfigError("load_balancer_check_host %r is not a host name" % (s["check_host"],))
-    s["bind_address"] = bind_address(s)
-    return s
 
 
-def bind_address(s):
+def bind_address(s: dict) -> str:
     """Where the endpoint port listens: ``bind_address``, else vip every address, local the endpoint host."""
     if s["bind_address"]:
         ip = _ip(s["bind_address"])
@@ -282,7 +304,7 @@ def _addr(host, port):
     return "%s:%d" % (host, port)
 
 
-def haproxy_config(raw):
+def haproxy_config(raw: dict) -> str:
     """haproxy.cfg text for one host."""
     s = settings(raw)
     if s["mode"] == "none":
@@ -349,14 +371,14 @@ def haproxy_config(raw):
     return "\n".join(lines)
 
 
-def vrrp_peers(s):
+def vrrp_peers(s: dict) -> tuple[int, list[str]]:
     """(priority of this host, [addresses of the other hosts]) -- first host in inventory order highest."""
     names = [h["name"] for h in s["proxy_hosts"]]
     index = names.index(s["host"])
     return PRIORITY_FIRST - index, [h["address"] for h in s["proxy_hosts"] if h["name"] != s["host"]]
 
 
-def keepalived_config(raw):
+def keepalived_config(raw: dict) -> str:
     """keepalived.conf text for one host (vip mode)."""
     s = settings(raw)
     if s["mode"] != "vip":
@@ -410,7 +432,7 @@ def keepalived_config(raw):
     return "\n".join(lines)
 
 
-def interface_for(facts, address):
+def interface_for(facts: dict, address: str) -> str | None:
     """Name of the interface that carries ``address`` in Ansible facts (``ansible_facts``), or None."""
     ip = _ip(address)
     if ip is None or not facts:

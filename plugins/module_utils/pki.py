@@ -192,7 +192,7 @@ class InventoryView:
         return tuple(out)
 
 
-def parse_ip(value):
+def parse_ip(value) -> str | None:
     """Return the normalised IP address text, or None when ``value`` is not an IP address."""
     try:
         return str(ipaddress.ip_address(str(value).strip().strip("[]")))
@@ -223,7 +223,7 @@ def _node(host, hostvars):
     return Node(host=host, name=name, dns_names=tuple(dns), ip_addresses=tuple(ips))
 
 
-def inventory_view(groups, hostvars, node_groups=("workers",)):
+def inventory_view(groups: dict, hostvars, node_groups: tuple[str, ...] = ("workers",)) -> InventoryView:
     """Build the :class:`InventoryView` from Ansible's ``groups`` and per-host variables.
 
     ``hostvars`` maps inventory_hostname to a dict holding (at most) ``node_name``, ``node_ip`` and ``ansible_host``.
@@ -262,7 +262,7 @@ def inventory_view(groups, hostvars, node_groups=("workers",)):
     return view
 
 
-def service_ip(service_cidr):
+def service_ip(service_cidr: str) -> str:
     """First usable address of the service CIDR: the ClusterIP of the ``kubernetes`` Service."""
     try:
         net = ipaddress.ip_network(str(service_cidr), strict=False)
@@ -273,12 +273,12 @@ def service_ip(service_cidr):
     return str(net.network_address + 1)
 
 
-def url_host(host):
+def url_host(host: str) -> str:
     ip = parse_ip(host)
     return "[%s]" % ip if ip and ":" in ip else host
 
 
-def endpoint(view, settings):
+def endpoint(view: InventoryView, settings: Settings) -> tuple[str, int]:
     """(host, port) of the API endpoint: ``cluster_api_endpoint`` or the primary control-plane address."""
     host = settings.api_endpoint_host
     if not host:
@@ -287,7 +287,7 @@ def endpoint(view, settings):
     return host, int(settings.api_endpoint_port)
 
 
-def endpoint_url(view, settings):
+def endpoint_url(view: InventoryView, settings: Settings) -> str:
     host, port = endpoint(view, settings)
     return "https://%s:%d" % (url_host(host), port)
 
@@ -343,7 +343,7 @@ class CertSpec:
         return modes
 
 
-def key_usage(profile, key_algorithm):
+def key_usage(profile: str, key_algorithm: str) -> frozenset[str]:
     """Key usage names for a leaf profile. keyEncipherment only for RSA server keys (RSA key transport)."""
     usages = {"digitalSignature"}
     if profile in (SERVER, PEER) and key_algorithm.startswith("rsa"):
@@ -351,7 +351,7 @@ def key_usage(profile, key_algorithm):
     return frozenset(usages)
 
 
-def extended_key_usage(profile):
+def extended_key_usage(profile: str) -> frozenset[str]:
     return frozenset({SERVER: {"serverAuth"}, CLIENT: {"clientAuth"}, PEER: {"serverAuth", "clientAuth"}}[profile])
 
 
@@ -374,7 +374,7 @@ def _split_sans(values):
     return _dedupe(dns), _dedupe(ips)
 
 
-def apiserver_sans(view, settings):
+def apiserver_sans(view: InventoryView, settings: Settings) -> tuple[list[str], list[str]]:
     """(dns names, ip addresses) of the kube-apiserver serving certificate."""
     domain = settings.cluster_domain.strip(".")
     values = [
@@ -435,9 +435,8 @@ def _ca_copy(ca_id, node, directory, stem, with_key):
 
 
 def _specs_for_node(node, view, settings, roles):
-    pki, etcd_pki, conf = settings.pki_dir, settings.etcd_pki_dir, settings.kubeconfig_dir
+    pki, etcd_pki = settings.pki_dir, settings.etcd_pki_dir
     api_url = endpoint_url(view, settings)
-    cp_url = settings.control_plane_server or api_url
     is_cp = "control_plane" in roles
     specs = []
     if is_cp or "node" in roles or "load_balancer" in roles:
@@ -445,59 +444,7 @@ def _specs_for_node(node, view, settings, roles):
     if is_cp or "etcd" in roles:
         specs.append(_ca_copy(ETCD_CA, node, etcd_pki, "ca", with_key=is_cp))
     if is_cp:
-        specs.append(_ca_copy(FRONT_PROXY_CA, node, pki, "front-proxy-ca", with_key=True))
-        specs.append(
-            CertSpec(
-                name=SERVICE_ACCOUNT,
-                host=node.host,
-                kind=KEYPAIR,
-                issuer="",
-                key_path=posixpath.join(pki, "sa.key"),
-                public_key_path=posixpath.join(pki, "sa.pub"),
-            )
-        )
-        dns, ips = apiserver_sans(view, settings)
-        specs += [
-            _leaf("apiserver", node, KUBERNETES_CA, SERVER, "kube-apiserver", dns=dns, ips=ips, directory=pki),
-            _leaf(
-                "apiserver-kubelet-client",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "kube-apiserver-kubelet-client",  # no group: RBAC binds the user to system:kubelet-api-admin
-                directory=pki,
-            ),
-            _leaf("front-proxy-client", node, FRONT_PROXY_CA, CLIENT, "front-proxy-client", directory=pki),
-            _leaf("apiserver-etcd-client", node, ETCD_CA, CLIENT, "kube-apiserver-etcd-client", directory=pki),
-            _leaf(
-                "controller-manager",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "system:kube-controller-manager",
-                kubeconfig=posixpath.join(conf, "controller-manager.conf"),
-                server=cp_url,
-            ),
-            _leaf(
-                "scheduler",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "system:kube-scheduler",
-                kubeconfig=posixpath.join(conf, "scheduler.conf"),
-                server=cp_url,
-            ),
-            _leaf(
-                "admin",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "kubernetes-admin",
-                orgs=["system:masters"],
-                kubeconfig=posixpath.join(conf, "admin.conf"),
-                server=api_url,
-            ),
-        ]
+        specs += _control_plane_specs(node, view, settings, api_url)
     if is_cp or "load_balancer" in roles or (settings.health_client_on_nodes and "node" in roles):
         # The load balancer's /readyz check: any authenticated user may read /readyz, /healthz, /livez and /version
         # (ClusterRole system:public-info-viewer), so no organisation -- the certificate grants nothing else.
@@ -505,60 +452,131 @@ def _specs_for_node(node, view, settings, roles):
             _leaf("apiserver-health-client", node, KUBERNETES_CA, CLIENT, HEALTH_CLIENT_CN, directory=pki),
         )
     if "etcd" in roles:
-        dns, ips = _split_sans(list(node.dns_names) + ["localhost"] + list(node.ip_addresses) + ["127.0.0.1"])
-        specs += [
-            # The etcd server certificate carries clientAuth too: etcd's gRPC gateway dials its own
-            # client port with it when client-cert-auth is on.
-            _leaf("etcd-server", node, ETCD_CA, PEER, node.name, dns=dns, ips=ips, directory=etcd_pki, stem="server"),
-            _leaf("etcd-peer", node, ETCD_CA, PEER, node.name, dns=dns, ips=ips, directory=etcd_pki, stem="peer"),
-            _leaf(
-                "etcd-healthcheck-client",
-                node,
-                ETCD_CA,
-                CLIENT,
-                "kube-etcd-healthcheck-client",
-                directory=etcd_pki,
-                stem="healthcheck-client",
-            ),
-        ]
+        specs += _etcd_specs(node, settings)
     if "node" in roles:
-        dns, ips = _split_sans(list(node.dns_names) + list(node.ip_addresses))
-        specs += [
-            _leaf(
-                "kubelet",
-                node,
-                KUBERNETES_CA,
-                SERVER,
-                "system:node:%s" % node.name,
-                orgs=["system:nodes"],
-                dns=dns,
-                ips=ips,
-                directory=pki,
-            ),
-            _leaf(
-                "kubelet-client",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "system:node:%s" % node.name,
-                orgs=["system:nodes"],
-                kubeconfig=posixpath.join(conf, "kubelet.conf"),
-                server=api_url,
-            ),
-            _leaf(
-                "kube-proxy",
-                node,
-                KUBERNETES_CA,
-                CLIENT,
-                "system:kube-proxy",
-                kubeconfig=posixpath.join(conf, "kube-proxy.conf"),
-                server=api_url,
-            ),
-        ]
+        specs += _node_specs(node, settings, api_url)
     return specs
 
 
-def required_certificates(view, settings, host=None):
+def _control_plane_specs(node, view, settings, api_url):
+    """A control-plane host's own: the front-proxy CA and service-account key, the apiserver's certificates and the
+    kubeconfigs of the controller manager, the scheduler and the admin (``api_url``: the API endpoint)."""
+    pki, conf = settings.pki_dir, settings.kubeconfig_dir
+    cp_url = settings.control_plane_server or api_url
+    dns, ips = apiserver_sans(view, settings)
+    return [
+        _ca_copy(FRONT_PROXY_CA, node, pki, "front-proxy-ca", with_key=True),
+        CertSpec(
+            name=SERVICE_ACCOUNT,
+            host=node.host,
+            kind=KEYPAIR,
+            issuer="",
+            key_path=posixpath.join(pki, "sa.key"),
+            public_key_path=posixpath.join(pki, "sa.pub"),
+        ),
+        _leaf("apiserver", node, KUBERNETES_CA, SERVER, "kube-apiserver", dns=dns, ips=ips, directory=pki),
+        _leaf(
+            "apiserver-kubelet-client",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "kube-apiserver-kubelet-client",  # no group: RBAC binds the user to system:kubelet-api-admin
+            directory=pki,
+        ),
+        _leaf("front-proxy-client", node, FRONT_PROXY_CA, CLIENT, "front-proxy-client", directory=pki),
+        _leaf("apiserver-etcd-client", node, ETCD_CA, CLIENT, "kube-apiserver-etcd-client", directory=pki),
+        _leaf(
+            "controller-manager",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "system:kube-controller-manager",
+            kubeconfig=posixpath.join(conf, "controller-manager.conf"),
+            server=cp_url,
+        ),
+        _leaf(
+            "scheduler",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "system:kube-scheduler",
+            kubeconfig=posixpath.join(conf, "scheduler.conf"),
+            server=cp_url,
+        ),
+        _leaf(
+            "admin",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "kubernetes-admin",
+            orgs=["system:masters"],
+            kubeconfig=posixpath.join(conf, "admin.conf"),
+            server=api_url,
+        ),
+    ]
+
+
+def _etcd_specs(node, settings):
+    """An etcd member's server, peer and health-check client certificates."""
+    etcd_pki = settings.etcd_pki_dir
+    dns, ips = _split_sans(list(node.dns_names) + ["localhost"] + list(node.ip_addresses) + ["127.0.0.1"])
+    return [
+        # The etcd server certificate carries clientAuth too: etcd's gRPC gateway dials its own
+        # client port with it when client-cert-auth is on.
+        _leaf("etcd-server", node, ETCD_CA, PEER, node.name, dns=dns, ips=ips, directory=etcd_pki, stem="server"),
+        _leaf("etcd-peer", node, ETCD_CA, PEER, node.name, dns=dns, ips=ips, directory=etcd_pki, stem="peer"),
+        _leaf(
+            "etcd-healthcheck-client",
+            node,
+            ETCD_CA,
+            CLIENT,
+            "kube-etcd-healthcheck-client",
+            directory=etcd_pki,
+            stem="healthcheck-client",
+        ),
+    ]
+
+
+def _node_specs(node, settings, api_url):
+    """A node's kubelet serving certificate and the kubeconfigs of the kubelet and kube-proxy (``api_url``: the API
+    endpoint)."""
+    pki, conf = settings.pki_dir, settings.kubeconfig_dir
+    dns, ips = _split_sans(list(node.dns_names) + list(node.ip_addresses))
+    return [
+        _leaf(
+            "kubelet",
+            node,
+            KUBERNETES_CA,
+            SERVER,
+            "system:node:%s" % node.name,
+            orgs=["system:nodes"],
+            dns=dns,
+            ips=ips,
+            directory=pki,
+        ),
+        _leaf(
+            "kubelet-client",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "system:node:%s" % node.name,
+            orgs=["system:nodes"],
+            kubeconfig=posixpath.join(conf, "kubelet.conf"),
+            server=api_url,
+        ),
+        _leaf(
+            "kube-proxy",
+            node,
+            KUBERNETES_CA,
+            CLIENT,
+            "system:kube-proxy",
+            kubeconfig=posixpath.join(conf, "kube-proxy.conf"),
+            server=api_url,
+        ),
+    ]
+
+
+def required_certificates(view: InventoryView, settings: Settings, host: str | None = None) -> list[CertSpec]:
     """Every :class:`CertSpec` the cluster needs, in a stable order; only ``host``'s when given."""
     roles = {}
     for group, members in (
@@ -577,7 +595,7 @@ def required_certificates(view, settings, host=None):
     return specs
 
 
-def leaf_names():
+def leaf_names() -> tuple[str, ...]:
     """Names of the leaf certificates, for validating ``reissue``."""
     return (
         "apiserver",
@@ -597,7 +615,7 @@ def leaf_names():
     )
 
 
-def validate_reissue(names):
+def validate_reissue(names) -> tuple[str, ...]:
     """``reissue`` accepts leaf names or ``all``; CAs are never reissued here."""
     names = tuple(names or ())
     unknown = sorted(set(names) - set(leaf_names()) - {"all"})
@@ -671,7 +689,9 @@ def _norm_ips(values):
     return tuple(sorted({parse_ip(v) or str(v) for v in values}))
 
 
-def leaf_reasons(spec, observed, now, settings, ca_not_after=None, forced=False):
+def leaf_reasons(
+    spec: CertSpec, observed: Observed, now: datetime, settings: Settings, ca_not_after=None, forced: bool = False
+) -> tuple[str, ...]:
     """Why the leaf ``spec`` must be (re)issued given ``observed``; empty when it is fine."""
     cert = observed.cert
     if cert is None:
@@ -710,7 +730,14 @@ def leaf_reasons(spec, observed, now, settings, ca_not_after=None, forced=False)
     return tuple(reasons)
 
 
-def plan(specs, observed, now, settings, ca_not_after=None, reissue=()):
+def plan(
+    specs: list[CertSpec],
+    observed: dict[str, Observed],
+    now: datetime,
+    settings: Settings,
+    ca_not_after=None,
+    reissue=(),
+) -> list[Action]:
     """What to do on the hosts.
 
     ``observed`` maps spec id to :class:`Observed` (missing key: nothing found). ``ca_not_after`` maps CA id to
@@ -738,7 +765,7 @@ def plan(specs, observed, now, settings, ca_not_after=None, reissue=()):
     return actions
 
 
-def days_left(not_after, now):
+def days_left(not_after: datetime, now: datetime) -> int:
     return (not_after - now).days
 
 

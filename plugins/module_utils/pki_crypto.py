@@ -57,7 +57,7 @@ if CRYPTOGRAPHY_IMPORT_ERROR is None:
     _EKU_NAMES = {ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth", ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth"}
 
 
-def utcnow():
+def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
@@ -66,7 +66,7 @@ def utcnow():
 # --------------------------------------------------------------------------------------------------------------
 
 
-def generate_private_key(algorithm):
+def generate_private_key(algorithm: str):
     """A new private key: ``ecdsa-p256`` (default), ``rsa-2048`` or ``rsa-4096``."""
     if algorithm == "ecdsa-p256":
         return ec.generate_private_key(ec.SECP256R1())
@@ -75,7 +75,7 @@ def generate_private_key(algorithm):
     raise PkiError("unsupported key algorithm %r" % (algorithm,))
 
 
-def key_algorithm(public_key):
+def key_algorithm(public_key) -> str:
     """Name a public key like the settings do (``ecdsa-p256``, ``rsa-2048``...); other kinds get a descriptive name."""
     if isinstance(public_key, rsa.RSAPublicKey):
         return "rsa-%d" % public_key.key_size
@@ -90,20 +90,20 @@ def key_algorithm(public_key):
     return type(public_key).__name__
 
 
-def private_key_pem(key):
+def private_key_pem(key) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode("ascii")
 
 
-def public_key_pem(key):
+def public_key_pem(key) -> str:
     public = key.public_key() if hasattr(key, "private_bytes") else key
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(
         "ascii"
     )
 
 
-def load_private_key(pem, what="private key", validate=True):
+def load_private_key(pem: str | bytes, what: str = "private key", validate: bool = True):
     """Load an unencrypted PEM private key (PKCS#1, SEC1 or PKCS#8).
 
     ``validate=False`` skips OpenSSL's RSA consistency check (tens of milliseconds per RSA key): for keys that were
@@ -117,7 +117,7 @@ def load_private_key(pem, what="private key", validate=True):
         raise PkiError("%s is not an unencrypted PEM private key: %s" % (what, exc)) from None
 
 
-def load_public_key(pem):
+def load_public_key(pem: str | bytes):
     try:
         return serialization.load_pem_public_key(_bytes(pem))
     except (ValueError, TypeError) as exc:
@@ -129,14 +129,14 @@ def _public_der(key):
     return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def keys_match(private_key, certificate_or_public_key):
+def keys_match(private_key, certificate_or_public_key) -> bool:
     other = certificate_or_public_key
     if isinstance(other, x509.Certificate):
         other = other.public_key()
     return _public_der(private_key) == _public_der(other)
 
 
-def public_key_fingerprint(key):
+def public_key_fingerprint(key) -> str:
     """SHA-256 of the SubjectPublicKeyInfo: identifies a key pair without revealing anything secret."""
     return _colon_hex(hashlib.sha256(_public_der(key)).digest())
 
@@ -160,15 +160,15 @@ def _colon_hex(data):
     return ":".join("%02X" % b for b in data)
 
 
-def fingerprint(cert):
+def fingerprint(cert: x509.Certificate) -> str:
     return _colon_hex(cert.fingerprint(hashes.SHA256()))
 
 
-def cert_pem(cert):
+def cert_pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-def load_certificates(pem, what="certificate"):
+def load_certificates(pem: str | bytes | None, what: str = "certificate") -> list[x509.Certificate]:
     """All certificates of a PEM text, in order (empty text: empty list)."""
     if not pem or not str(pem).strip():
         return []
@@ -178,7 +178,7 @@ def load_certificates(pem, what="certificate"):
         raise PkiError("%s is not PEM certificate data: %s" % (what, exc)) from None
 
 
-def load_certificate(pem, what="certificate"):
+def load_certificate(pem: str | bytes, what: str = "certificate") -> x509.Certificate:
     """The first certificate of a PEM text (a leaf file may carry its issuers after it)."""
     certs = load_certificates(pem, what)
     if not certs:
@@ -194,7 +194,7 @@ def _not_before(cert):
     return cert.not_valid_before_utc
 
 
-def is_self_signed(cert):
+def is_self_signed(cert: x509.Certificate) -> bool:
     if cert.issuer != cert.subject:
         return False
     try:
@@ -204,7 +204,7 @@ def is_self_signed(cert):
     return True
 
 
-def signed_by(cert, issuer_cert):
+def signed_by(cert: x509.Certificate, issuer_cert: x509.Certificate) -> bool:
     """True when ``issuer_cert`` issued ``cert`` (name chaining and signature)."""
     try:
         cert.verify_directly_issued_by(issuer_cert)
@@ -224,7 +224,7 @@ def _name_values(name, oid):
     return tuple(attr.value for attr in name.get_attributes_for_oid(oid))
 
 
-def cert_facts(cert, issuer=None):
+def cert_facts(cert: x509.Certificate, issuer: x509.Certificate | None = None) -> CertFacts:
     """Reduce ``cert`` to :class:`pki.CertFacts`; with ``issuer`` (a certificate), check that it signed it."""
     san = _ext(cert, x509.SubjectAlternativeName)
     ku = _ext(cert, x509.KeyUsage)
@@ -267,7 +267,9 @@ def _key_usage_ext(names):
     return x509.KeyUsage(encipher_only=False, decipher_only=False, **kwargs)
 
 
-def create_ca(ca_id, algorithm, validity_days, now=None, common_name=None):
+def create_ca(
+    ca_id: str, algorithm: str, validity_days: int, now: datetime | None = None, common_name: str | None = None
+) -> CertificateAuthority:
     """A new self-signed CA as a :class:`CertificateAuthority` (source ``generated``)."""
     now = now or utcnow()
     key = generate_private_key(algorithm)
@@ -393,7 +395,9 @@ class Issued:
     key_pem: str
 
 
-def issue_leaf(spec, ca, algorithm, validity_days, now=None):
+def issue_leaf(
+    spec, ca: CertificateAuthority, algorithm: str, validity_days: int, now: datetime | None = None
+) -> Issued:
     """Issue the leaf certificate described by ``spec`` (a :class:`pki.CertSpec`) with a new key."""
     now = now or utcnow()
     key = generate_private_key(algorithm)

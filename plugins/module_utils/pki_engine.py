@@ -22,6 +22,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_kubeconfig
 from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
@@ -34,8 +35,11 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
     PERMISSIONS,
     SERVICE_ACCOUNT,
     WRITE,
+    Action,
+    CertSpec,
     Observed,
     PkiError,
+    Settings,
     days_left,
 )
 from ansible_collections.kubesmith.cluster.plugins.module_utils.pki_crypto import (
@@ -160,7 +164,7 @@ def _same_key(text, key):
         return False
 
 
-def force_set(value):
+def force_set(value) -> set[str]:
     """``force_ca``: true (every CA and the service-account key), false, or a list of CA ids / ``sa``."""
     names = CA_IDS + (SERVICE_ACCOUNT,)
     if value is True:
@@ -184,7 +188,9 @@ _NEW_PRIMARY = (
 )
 
 
-def resolve_material(specs, files, settings, byo=None, force_ca=False, leaves_elsewhere=None, now=None):
+def resolve_material(
+    specs: list[CertSpec], files: dict, settings: Settings, byo=None, force_ca=False, leaves_elsewhere=None, now=None
+) -> tuple[Material, dict[str, str], list[dict], list[str]]:
     """``state=ca`` on the primary control-plane host: decide the CA material of the cluster.
 
     ``specs`` are the primary host's specs (its CA copies hold the CA paths), ``files`` what was read there (CA
@@ -216,65 +222,9 @@ def resolve_material(specs, files, settings, byo=None, force_ca=False, leaves_el
     cas, changes, entries, warnings = {}, {}, [], []
     for ca_id in CA_IDS:
         spec = ca_specs[ca_id]
-        cert_text, key_text = _text(files, spec.cert_path), _text(files, spec.key_path)
-        chain_text = _text(files, spec.chain_path) or ""
-        entry = byo.get(ca_id)
-        if entry:
-            if not isinstance(entry, dict) or not _byo_text(entry, "cert") or not _byo_text(entry, "key"):
-                raise PkiError("pki_byo_ca.%s needs 'cert' and 'key' (PEM text; 'chain' for an intermediate)" % ca_id)
-            ca = CertificateAuthority.from_pem(
-                ca_id, _byo_text(entry, "cert"), _byo_text(entry, "key"), _byo_text(entry, "chain"), "provided", now
-            )
-            if cert_text is not None and not _same_certs(cert_text, [ca.cert]):
-                if ca_id not in force:
-                    raise PkiError(
-                        "pki_byo_ca.%s is not the CA on %s (%s); set pki_force_ca: [%s] to replace it -- every "
-                        "certificate the old CA signed is then reissued" % (ca_id, primary, spec.cert_path, ca_id)
-                    )
-                changes[ca_id] = "forced"
-            elif cert_text is None or not _same_key(key_text, ca.key) or not _same_certs(chain_text, ca.chain):
-                changes[ca_id] = "provided"
-            else:
-                changes[ca_id] = "existing"
-        elif ca_id in force:
-            ca = create_ca(ca_id, settings.key_algorithm, settings.ca_validity_days, now)
-            changes[ca_id] = "forced"
-        elif cert_text is not None and key_text is not None:
-            try:
-                ca = CertificateAuthority.from_pem(ca_id, cert_text, key_text, chain_text, "existing", now)
-            except PkiError as exc:
-                raise PkiError(
-                    "the %s CA on %s cannot be used: %s. Fix or restore %s and %s, pass the CA as pki_byo_ca, or set "
-                    "pki_force_ca: true to replace it" % (ca_id, primary, exc, spec.cert_path, spec.key_path)
-                ) from None
-            changes[ca_id] = "existing"
-        elif cert_text is not None or key_text is not None:
-            have, lack = (spec.cert_path, spec.key_path) if cert_text is not None else (spec.key_path, spec.cert_path)
-            raise PkiError(
-                "%s: %s exists but %s does not; copy it from another control-plane host or a backup (or set "
-                "pki_force_ca: true to replace the %s CA and reissue everything it signed)"
-                % (primary, have, lack, ca_id)
-            )
-        else:
-            hosts = sorted(leaves.get(ca_id, ()))
-            if hosts:
-                raise PkiError(
-                    "the %s CA is missing on the primary control-plane host %s (%s), but certificates it signed exist "
-                    "on %s. %s Restore %s and %s on %s (from another control-plane host or a backup), or pass the CA "
-                    "as pki_byo_ca, or set pki_force_ca: true to create a new CA and reissue every certificate"
-                    % (
-                        ca_id,
-                        primary,
-                        spec.cert_path,
-                        ", ".join(hosts),
-                        _NEW_PRIMARY % primary,
-                        spec.cert_path,
-                        spec.key_path,
-                        primary,
-                    )
-                )
-            ca = create_ca(ca_id, settings.key_algorithm, settings.ca_validity_days, now)
-            changes[ca_id] = "generated"
+        ca, changes[ca_id] = _resolve_ca(
+            ca_id, spec, files, settings, byo.get(ca_id), ca_id in force, leaves, primary, now
+        )
         if changes[ca_id] != "existing":
             entries.extend(_ca_files(ca, spec))
         if ca.not_after < now + settings.leaf_validity:
@@ -292,6 +242,71 @@ def resolve_material(specs, files, settings, byo=None, force_ca=False, leaves_el
         entries.append({"path": sa_spec.key_path, "content": sa.key_pem, "mode": "0600"})
         entries.append({"path": sa_spec.public_key_path, "content": sa.public_pem, "mode": "0644"})
     return Material(cas, sa), changes, entries, warnings
+
+
+def _resolve_ca(ca_id, spec, files, settings, entry, force, leaves, primary, now):
+    """The CA ``ca_id`` and what happens to it (``existing``, ``generated``, ``provided``, ``forced``): ``entry`` is
+    its pki_byo_ca material, ``force`` whether pki_force_ca names it, ``leaves`` maps CA id to the hosts holding
+    certificates it signed. Raises when the files on ``primary`` leave no safe choice."""
+    cert_text, key_text = _text(files, spec.cert_path), _text(files, spec.key_path)
+    chain_text = _text(files, spec.chain_path) or ""
+    if entry:
+        return _provided_ca(ca_id, spec, entry, (cert_text, key_text, chain_text), force, primary, now)
+    if force:
+        return create_ca(ca_id, settings.key_algorithm, settings.ca_validity_days, now), "forced"
+    if cert_text is not None and key_text is not None:
+        try:
+            return CertificateAuthority.from_pem(ca_id, cert_text, key_text, chain_text, "existing", now), "existing"
+        except PkiError as exc:
+            raise PkiError(
+                "the %s CA on %s cannot be used: %s. Fix or restore %s and %s, pass the CA as pki_byo_ca, or set "
+                "pki_force_ca: true to replace it" % (ca_id, primary, exc, spec.cert_path, spec.key_path)
+            ) from None
+    if cert_text is not None or key_text is not None:
+        have, lack = (spec.cert_path, spec.key_path) if cert_text is not None else (spec.key_path, spec.cert_path)
+        raise PkiError(
+            "%s: %s exists but %s does not; copy it from another control-plane host or a backup (or set "
+            "pki_force_ca: true to replace the %s CA and reissue everything it signed)" % (primary, have, lack, ca_id)
+        )
+    hosts = sorted(leaves.get(ca_id, ()))
+    if hosts:
+        raise PkiError(
+            "the %s CA is missing on the primary control-plane host %s (%s), but certificates it signed exist "
+            "on %s. %s Restore %s and %s on %s (from another control-plane host or a backup), or pass the CA "
+            "as pki_byo_ca, or set pki_force_ca: true to create a new CA and reissue every certificate"
+            % (
+                ca_id,
+                primary,
+                spec.cert_path,
+                ", ".join(hosts),
+                _NEW_PRIMARY % primary,
+                spec.cert_path,
+                spec.key_path,
+                primary,
+            )
+        )
+    return create_ca(ca_id, settings.key_algorithm, settings.ca_validity_days, now), "generated"
+
+
+def _provided_ca(ca_id, spec, entry, texts, force, primary, now):
+    """A pki_byo_ca CA against the files on ``primary`` (``texts``: certificate, key, chain or None): ``existing``
+    when they hold it already, ``provided`` to write it, ``forced`` to replace another CA (only with ``force``)."""
+    cert_text, key_text, chain_text = texts
+    if not isinstance(entry, dict) or not _byo_text(entry, "cert") or not _byo_text(entry, "key"):
+        raise PkiError("pki_byo_ca.%s needs 'cert' and 'key' (PEM text; 'chain' for an intermediate)" % ca_id)
+    ca = CertificateAuthority.from_pem(
+        ca_id, _byo_text(entry, "cert"), _byo_text(entry, "key"), _byo_text(entry, "chain"), "provided", now
+    )
+    if cert_text is not None and not _same_certs(cert_text, [ca.cert]):
+        if not force:
+            raise PkiError(
+                "pki_byo_ca.%s is not the CA on %s (%s); set pki_force_ca: [%s] to replace it -- every "
+                "certificate the old CA signed is then reissued" % (ca_id, primary, spec.cert_path, ca_id)
+            )
+        return ca, "forced"
+    if cert_text is None or not _same_key(key_text, ca.key) or not _same_certs(chain_text, ca.chain):
+        return ca, "provided"
+    return ca, "existing"
 
 
 def _resolve_sa(spec, files, settings, entry, force, leaves, primary):
@@ -349,7 +364,7 @@ def _permissions_ok(files, modes):
     return True
 
 
-def read_paths(specs):
+def read_paths(specs: list[CertSpec]) -> list[str]:
     """Every path ``observe`` needs from a host."""
     paths = []
     for spec in specs:
@@ -357,7 +372,7 @@ def read_paths(specs):
     return paths
 
 
-def public_paths(specs):
+def public_paths(specs: list[CertSpec]) -> list[str]:
     """Certificate and kubeconfig paths only (``inspect``): no private key file is read."""
     paths = []
     for spec in specs:
@@ -407,7 +422,9 @@ def _leaf_text(spec, cert_pem_text, key_pem, material, settings):
     return cert_pem_text
 
 
-def observe(specs, files, material, settings):
+def observe(
+    specs: list[CertSpec], files: dict, material: Material, settings: Settings
+) -> tuple[dict[str, Observed], dict[str, Existing]]:
     """Reduce what a host has to ``({spec id: Observed}, {spec id: Existing})``."""
     observed, existing = {}, {}
     for spec in specs:
@@ -472,7 +489,9 @@ def _leaf_entries(spec, full_cert_pem, key_pem, material, settings):
     ]
 
 
-def materialize(actions, existing, material, settings, files, now=None):
+def materialize(
+    actions: list[Action], existing, material: Material, settings: Settings, files: dict, now=None
+) -> Outcome:
     """Issue what the plan says and return the :class:`Outcome` (files for one ``pki_files`` write call)."""
     now = now or utcnow()
     outcome = Outcome()
@@ -518,7 +537,7 @@ def _subject(spec):
     return ",".join(parts)
 
 
-def describe_cert(cert, now):
+def describe_cert(cert, now: datetime) -> dict:
     """Public description of a certificate (x509 object)."""
     facts = cert_facts(cert)
     return {
@@ -534,7 +553,7 @@ def describe_cert(cert, now):
     }
 
 
-def describe_plan(actions, outcome, material, settings, now):
+def describe_plan(actions: list[Action], outcome: Outcome, material: Material, settings: Settings, now) -> list[dict]:
     """One dict per action for the result (``changes``); planned values in check mode, real ones otherwise."""
     out = []
     for action in actions:
@@ -638,7 +657,7 @@ def _after_lines(action, item):
     return ["%s: public key %s" % (label, item["public_key_fingerprint"])]
 
 
-def diff(actions, items, files, existing, host, now):
+def diff(actions: list[Action], items, files: dict, existing, host: str, now) -> dict:
     """Ansible diff (before/after text) of the planned actions: public facts only."""
     before, after = [], []
     for action, item in zip(actions, items):
@@ -653,7 +672,7 @@ def diff(actions, items, files, existing, host, now):
     }
 
 
-def inventory_certificates(specs, files, now):
+def inventory_certificates(specs: list[CertSpec], files: dict, now) -> tuple[list[dict], list[str], list[str]]:
     """``state=inspect``: every certificate found on the host (public facts) and the CAs its leaves belong to.
 
     Returns ``(certificates, leaf_issuers, missing)``. Leaves are checked against the CA copy on the same host

@@ -37,7 +37,7 @@ def _unb64(text):
     return base64.b64decode(str(text), validate=True).decode("ascii")
 
 
-def render(cluster_name, server, ca_pem, user, cert_pem, key_pem):
+def render(cluster_name: str, server: str, ca_pem: str, user: str, cert_pem: str, key_pem: str) -> str:
     """Kubeconfig text for one user of one cluster; the context is ``<user>@<cluster_name>``."""
     context = "%s@%s" % (user, cluster_name)
     q = json.dumps
@@ -66,7 +66,7 @@ def render(cluster_name, server, ca_pem, user, cert_pem, key_pem):
     return "\n".join(lines)
 
 
-def parse(text):
+def parse(text: str) -> Kubeconfig | None:
     """Read back what :func:`render` wrote (or any kubeconfig whose current context has embedded data).
 
     Returns a :class:`Kubeconfig`, or None when the text is not such a kubeconfig (it will be rewritten).

@@ -14,7 +14,7 @@ as a requirement in the addons role README.
 - ``conflist(pod_cidr, ...)``: the CNI network configuration list (bridge + host-local + portmap) as a dict.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -47,7 +47,7 @@ def _overlap(a, b):
     return a.version == b.version and a.overlaps(b)
 
 
-def parse_nodes(doc):
+def parse_nodes(doc: dict) -> dict[str, dict]:
     """``kubectl get nodes -o json`` (a dict) -> ``{name: {"pod_cidr", "internal_ip", "ready"}}``."""
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
         raise PodNetworkError("expected the output of 'kubectl get nodes -o json' (a NodeList with items)")
@@ -73,17 +73,19 @@ def parse_nodes(doc):
     return nodes
 
 
-def missing_pod_cidrs(nodes, names):
+def missing_pod_cidrs(nodes: dict[str, dict], names: list[str]) -> list[str]:
     """Node names (in order) that are not registered yet or have no pod CIDR."""
     return [n for n in names if not (nodes.get(n) or {}).get("pod_cidr")]
 
 
-def not_ready(nodes, names):
+def not_ready(nodes: dict[str, dict], names: list[str]) -> list[str]:
     """Node names (in order) that are not registered or whose Ready condition is not True."""
     return [n for n in names if not (nodes.get(n) or {}).get("ready")]
 
 
-def plan(hosts, nodes, cluster_pod_cidr, required=None):
+def plan(
+    hosts: list[dict], nodes: dict[str, dict], cluster_pod_cidr: str, required: list[str] | None = None
+) -> tuple[dict[str, dict], list[str]]:
     """Validate and join inventory hosts with the API's nodes.
 
     ``hosts``: list of ``{"host", "node", "address"}`` (inventory name, node name, node address).
@@ -130,7 +132,7 @@ def plan(hosts, nodes, cluster_pod_cidr, required=None):
     return result, errors
 
 
-def routes_for(network_plan, host):
+def routes_for(network_plan: dict[str, dict], host: str) -> list[dict]:
     """Routes ``host`` needs: ``[{"dst", "via", "node"}]`` for every other planned host, sorted by destination."""
     if host not in network_plan:
         raise PodNetworkError("%s has no pod CIDR in the pod network plan" % host)
@@ -142,7 +144,9 @@ def routes_for(network_plan, host):
     return sorted(routes, key=lambda r: (ipaddress.ip_network(r["dst"]).version, ipaddress.ip_network(r["dst"])))
 
 
-def conflist(pod_cidr, name=DEFAULT_NETWORK_NAME, bridge=DEFAULT_BRIDGE, mtu=None):
+def conflist(
+    pod_cidr: str, name: str = DEFAULT_NETWORK_NAME, bridge: str = DEFAULT_BRIDGE, mtu: int | None = None
+) -> dict:
     """CNI configuration list for one node: a gateway bridge with host-local IPAM on ``pod_cidr`` and portmap.
 
     ``ipMasq`` stays off: cross-node pod traffic must keep its pod source address; masquerading to outside the

@@ -12,7 +12,7 @@ it needs ``netaddr``, which ``requirements.txt`` installs next to ansible-core.
 Nothing here is shipped to managed hosts.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -78,7 +78,7 @@ _DNS1123_LABEL_MAX = 63
 _CIDR_RE = re.compile(r"^[0-9A-Fa-f:.]+/(0|[1-9][0-9]{0,2})$")
 
 
-def with_defaults(settings):
+def with_defaults(settings: dict | None) -> dict:
     """``settings`` completed from :data:`DEFAULT_SETTINGS`; the per-group minimum tables key by key.
 
     So ``preflight_min_cpus: {workers: 2}`` keeps the defaults of the other groups.
@@ -103,7 +103,7 @@ def _hosts_list(names):
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_ip(value):
+def parse_ip(value) -> netaddr.IPAddress | None:
     """Return a ``netaddr.IPAddress`` for a plain IPv4/IPv6 address string, else ``None``.
 
     Strict: no short forms ("10.1"), no leading zeros, no integers, no whitespace.
@@ -117,7 +117,7 @@ def parse_ip(value):
         return None
 
 
-def parse_cidr(value):
+def parse_cidr(value) -> tuple[netaddr.IPNetwork | None, str | None]:
     """Return ``(network, problem)`` for a CIDR string such as ``10.96.0.0/12``.
 
     ``network`` is a ``netaddr.IPNetwork`` or ``None``; ``problem`` is ``None`` or the end of a
@@ -146,7 +146,7 @@ def parse_cidr(value):
 # --------------------------------------------------------------------------- names and addresses
 
 
-def is_dns1123_subdomain(name):
+def is_dns1123_subdomain(name: str) -> bool:
     """True when ``name`` is a valid Kubernetes node name (RFC 1123 subdomain, lowercase)."""
     if not isinstance(name, str) or not name or len(name) > _DNS1123_SUBDOMAIN_MAX:
         return False
@@ -155,7 +155,7 @@ def is_dns1123_subdomain(name):
     return all(len(label) <= _DNS1123_LABEL_MAX for label in name.split("."))
 
 
-def suggest_dns1123_name(name):
+def suggest_dns1123_name(name: str) -> str:
     """A valid node name close to ``name`` (lowercased, other characters turned into '-')."""
     text = str(name).lower()
     text = re.sub(r"[^a-z0-9.-]+", "-", text)
@@ -164,7 +164,9 @@ def suggest_dns1123_name(name):
     return text or "node-1"
 
 
-def resolve_node_address(node_ip=None, ansible_host=None, facts=None):
+def resolve_node_address(
+    node_ip: str | None = None, ansible_host: str | None = None, facts: dict | None = None
+) -> tuple[str | None, str | None]:
     """Return ``(address, source)`` following the inventory convention.
 
     ``node_ip`` when set (returned as given, even if invalid, so a check can name it),
@@ -182,7 +184,13 @@ def resolve_node_address(node_ip=None, ansible_host=None, facts=None):
     return None, None
 
 
-def make_host(host, node_name=None, node_ip=None, ansible_host=None, facts=None):
+def make_host(
+    host: str,
+    node_name: str | None = None,
+    node_ip: str | None = None,
+    ansible_host: str | None = None,
+    facts: dict | None = None,
+) -> dict:
     """Describe one inventory host the way the checks expect it."""
     address, source = resolve_node_address(node_ip, ansible_host, facts)
     return {
@@ -202,7 +210,7 @@ def _members(groups, name):
     return list(dict.fromkeys(members))
 
 
-def group_errors(groups):
+def group_errors(groups: dict) -> list[str]:
     """Group membership: control plane and etcd present, etcd count usable for quorum."""
     errors = []
     for name in ("control_plane", "etcd"):
@@ -225,7 +233,7 @@ def group_errors(groups):
     return errors
 
 
-def node_name_errors(hosts):
+def node_name_errors(hosts: list[dict]) -> list[str]:
     """Node names: valid DNS-1123 subdomains and unique across the cluster hosts."""
     errors = []
     by_name = {}
@@ -247,7 +255,7 @@ def node_name_errors(hosts):
     return errors
 
 
-def address_errors(hosts):
+def address_errors(hosts: list[dict]) -> list[str]:
     """Node addresses: valid IPs and unique. Hosts whose address is not known yet are skipped."""
     errors = []
     by_address = {}
@@ -353,7 +361,7 @@ def _max_pods(settings):
     return value, None
 
 
-def network_errors(settings, node_count=0):
+def network_errors(settings: dict | None, node_count: int = 0) -> list[str]:
     """Cluster networks: valid CIDRs, one family, no overlaps, size bounds, a pod subnet per node.
 
     ``settings`` holds the role variables by their names (``cluster_pod_cidr`` ...);
@@ -422,7 +430,7 @@ def _overlap(first, second):
     return first.first <= second.last and second.first <= first.last
 
 
-def node_network_errors(hosts, settings, node_hosts=None):
+def node_network_errors(hosts: list[dict], settings: dict | None, node_hosts=None) -> list[str]:
     """Known node addresses lie inside cluster_node_cidr (when set) and outside the pod and service CIDRs; the
     addresses of ``node_hosts`` (default: every host) are of the pod CIDR's family (single-stack)."""
     settings = with_defaults(settings)
@@ -512,7 +520,7 @@ def _endpoint_shape_errors(raw):
     return errors, raw
 
 
-def endpoint_errors(groups, hosts, settings=None):
+def endpoint_errors(groups: dict, hosts: list[dict], settings: dict | None = None) -> list[str]:
     """The API endpoint against the load-balancer mode, every cluster host's address and the cluster networks.
 
     What the load_balancer role would refuse later (module_utils/lb_config.py), found before any host changes,
@@ -547,21 +555,7 @@ def endpoint_errors(groups, hosts, settings=None):
                 "load_balancer_mode vip: cluster_api_endpoint.host %r must be an IP address (keepalived moves an "
                 "address, not a name)" % (host,)
             ]
-        if ip.is_loopback():
-            errors.append("load_balancer_mode vip: the virtual IP %s is a loopback address" % host)
-        elif str(ip) in owners:
-            errors.append(
-                "the virtual IP %s is the address of host %s: choose a free address in the node network"
-                % (host, owners[str(ip)])
-            )
-        peers = balancers or _members(groups, "control_plane")
-        for entry in hosts:
-            peer_ip = parse_ip(entry.get("address"))
-            if entry["host"] in peers and peer_ip is not None and peer_ip.version != ip.version:
-                errors.append(
-                    "the virtual IP %s is IPv%d but host %s, a VRRP peer, has the IPv%d address %s: use one family"
-                    % (host, ip.version, entry["host"], peer_ip.version, peer_ip)
-                )
+        errors.extend(_vip_errors(host, ip, owners, hosts, balancers or _members(groups, "control_plane")))
     elif mode == "local":
         if ip is None or not ip.is_loopback():
             errors.append(
@@ -576,23 +570,57 @@ def endpoint_errors(groups, hosts, settings=None):
             % (host, owners[str(ip)])
         )
     if ip is not None and not ip.is_loopback():
-        for name in ("cluster_pod_cidr", "cluster_service_cidr"):
-            network = parse_cidr(settings[name])[0]
-            if network is not None and ip.version == network.version and ip in network:
-                errors.append(
-                    "cluster_api_endpoint.host %s is inside %s %s: the endpoint must be outside the pod and "
-                    "service networks" % (host, name, settings[name])
-                )
-        node = parse_cidr(settings["cluster_node_cidr"])[0] if settings["cluster_node_cidr"] else None
-        if mode == "vip" and node is not None and ip not in node:
+        errors.extend(_endpoint_network_errors(host, ip, mode, settings))
+    errors.extend(_endpoint_port_errors(mode, port, balancers, settings))
+    return errors
+
+
+def _vip_errors(host, ip, owners, hosts, peers):
+    """A virtual IP that is loopback, a host's address (``owners``: address -> host), or of another IP family than
+    a VRRP peer's address."""
+    errors = []
+    if ip.is_loopback():
+        errors.append("load_balancer_mode vip: the virtual IP %s is a loopback address" % host)
+    elif str(ip) in owners:
+        errors.append(
+            "the virtual IP %s is the address of host %s: choose a free address in the node network"
+            % (host, owners[str(ip)])
+        )
+    for entry in hosts:
+        peer_ip = parse_ip(entry.get("address"))
+        if entry["host"] in peers and peer_ip is not None and peer_ip.version != ip.version:
             errors.append(
-                "the virtual IP %s is outside cluster_node_cidr %s: keepalived announces it on the node network"
-                % (host, settings["cluster_node_cidr"])
+                "the virtual IP %s is IPv%d but host %s, a VRRP peer, has the IPv%d address %s: use one family"
+                % (host, ip.version, entry["host"], peer_ip.version, peer_ip)
             )
+    return errors
+
+
+def _endpoint_network_errors(host, ip, mode, settings):
+    """An endpoint address inside the pod or service network, or a virtual IP outside ``cluster_node_cidr``."""
+    errors = []
+    for name in ("cluster_pod_cidr", "cluster_service_cidr"):
+        network = parse_cidr(settings[name])[0]
+        if network is not None and ip.version == network.version and ip in network:
+            errors.append(
+                "cluster_api_endpoint.host %s is inside %s %s: the endpoint must be outside the pod and "
+                "service networks" % (host, name, settings[name])
+            )
+    node = parse_cidr(settings["cluster_node_cidr"])[0] if settings["cluster_node_cidr"] else None
+    if mode == "vip" and node is not None and ip not in node:
+        errors.append(
+            "the virtual IP %s is outside cluster_node_cidr %s: keepalived announces it on the node network"
+            % (host, settings["cluster_node_cidr"])
+        )
+    return errors
+
+
+def _endpoint_port_errors(mode, port, balancers, settings):
+    """The endpoint port taken by kube-apiserver on the hosts where haproxy runs next to it."""
     apiserver_port = _as_int(settings["control_plane_apiserver_port"]) or 6443
     shares_hosts = mode == "local" or (mode == "vip" and not balancers)
     if shares_hosts and port == apiserver_port:
-        errors.append(
+        return [
             "cluster_api_endpoint.port is %d, the port kube-apiserver listens on (control_plane_apiserver_port), "
             "and haproxy runs on the control-plane hosts in load_balancer_mode %s: give the endpoint another port "
             "(e.g. %d)%s"
@@ -602,11 +630,11 @@ def endpoint_errors(groups, hosts, settings=None):
                 LOCAL_ENDPOINT_PORT if mode == "local" else 8443,
                 " or put the load balancers on hosts of their own (group load_balancers)" if mode == "vip" else "",
             )
-        )
-    return errors
+        ]
+    return []
 
 
-def inventory_errors(groups, hosts, settings=None):
+def inventory_errors(groups: dict, hosts: list[dict], settings: dict | None = None) -> list[str]:
     """Every check that needs only the inventory and the cluster variables (no connection to a host).
 
     ``groups`` maps group name to host names; ``hosts`` is a list from :func:`make_host`
@@ -626,7 +654,7 @@ def inventory_errors(groups, hosts, settings=None):
     return errors
 
 
-def version_errors(settings=None):
+def version_errors(settings: dict | None = None) -> list[str]:
     """kube_version must be a release of a minor in the version table, and containerd_version on a containerd line
     that minor's kubelet works with (``kube_versions.TABLE``)."""
     settings = with_defaults(settings)
@@ -651,7 +679,7 @@ def version_errors(settings=None):
 # --------------------------------------------------------------------------- host checks
 
 
-def minimum_for(group_names, table):
+def minimum_for(group_names: list[str], table: dict) -> tuple[int, str | None]:
     """Return ``(minimum, group)``: the largest minimum among the cluster groups a host is in.
 
     ``(0, None)`` when the host is in none of the groups the table names.
@@ -711,7 +739,7 @@ def _os_errors(host, facts, supported):
     ]
 
 
-def host_errors(entry, group_names, facts, settings=None):
+def host_errors(entry: dict, group_names: list[str], facts: dict, settings: dict | None = None) -> list[str]:
     """Checks on one host's gathered facts: node address found, OS family, CPU and memory minimums.
 
     ``entry`` comes from :func:`make_host` (with the facts, so the address is resolved);
@@ -771,7 +799,7 @@ OWN_CHECKS = ("cluster_api_endpoint",)
 generic type check leaves them to it."""
 
 
-def type_errors(values_by_host, specs):
+def type_errors(values_by_host: dict[str, dict], specs: dict[str, dict]) -> list[str]:
     """One line per wrong variable, whatever the number of hosts: the variables each host carries checked against
     the roles' argument specs (type, choices, elements, sub-options), as the roles would check them later - but
     before any host changes and without printing the whole argument spec for every host.
@@ -805,7 +833,7 @@ def type_errors(values_by_host, specs):
     ]
 
 
-def unknown_variables(names, known):
+def unknown_variables(names, known) -> list[str]:
     """One warning per name with a kubesmith prefix that is not a known variable, with the closest known names."""
     import difflib
 

@@ -60,7 +60,7 @@ def _table(data, path, lines):
         _table(value, path + [str(key)], lines)
 
 
-def to_toml(data):
+def to_toml(data: dict) -> str:
     """Return ``data`` (a dict) as a TOML document."""
     if not isinstance(data, dict):
         raise TomlError("the top level of a TOML document is a table (dict), got %s" % type(data).__name__)

@@ -86,7 +86,7 @@ Refusals (:class:`UpgradePlanError`, before anything changes):
   is not in the inventory group it belongs to, an inventory host missing from ``current``.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -120,13 +120,13 @@ _TRIPLE_RE = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+~.][0
 _PERCENT_RE = re.compile(r"^\s*([0-9]+)\s*%\s*$")
 
 
-def kubelet_skew(kube_version):
+def kubelet_skew(kube_version: str) -> int:
     """How many minors a kubelet may lag behind an apiserver of ``kube_version``."""
     version = kv.parse_version(kube_version, require_patch=False)
     return _KUBELET_SKEW_SINCE_1_28 if (version.major, version.minor) >= (1, 28) else _KUBELET_SKEW_BEFORE_1_28
 
 
-def parse_triple(value, what):
+def parse_triple(value: str, what: str) -> tuple[int, int, int]:
     """``'3.4.23'``, ``'v1.7.24'``, ``'1.6.20~ds1-1'`` -> ``(3, 4, 23)``; :class:`UpgradePlanError` otherwise."""
     if isinstance(value, bool) or not isinstance(value, str):
         raise UpgradePlanError("%s version %r is not a string such as 3.5.16: quote it" % (what, value))
@@ -138,7 +138,7 @@ def parse_triple(value, what):
     return tuple(int(part) for part in match.groups())
 
 
-def normalize_kube(value, what):
+def normalize_kube(value: str, what: str) -> str:
     """The canonical form (``v1.20.2+kubesmith.1``) of a Kubernetes version, as :class:`UpgradePlanError`."""
     try:
         return str(kv.parse_version(value))
@@ -146,7 +146,7 @@ def normalize_kube(value, what):
         raise UpgradePlanError("%s: %s" % (what, exc)) from None
 
 
-def worker_batch_size(batch, workers):
+def worker_batch_size(batch: int | str, workers: int) -> int:
     """Hosts per worker batch: ``batch`` is a count (int or digit string) or ``'N%'`` of ``workers`` (the number of
     workers in the inventory; rounded down, at least 1)."""
     if isinstance(batch, bool):
@@ -263,7 +263,7 @@ def _check_patch_move(host, what, cur, tgt, allow_downgrade, minor_jump_allowed)
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def plan(current, target, settings):
+def plan(current: dict, target: dict, settings: dict) -> dict:
     """The ordered upgrade plan (see the module docstring); raises :class:`UpgradePlanError` when unsafe."""
     try:
         return _plan(current, target, settings)
@@ -275,8 +275,32 @@ def _plan(current, target, settings):
     if not isinstance(current, dict) or not isinstance(target, dict) or not isinstance(settings, dict):
         raise UpgradePlanError("current, target and settings must be dictionaries")
     allow_downgrade = bool(settings.get("allow_downgrade", False))
+    hosts, read = _read_current(current, target, settings)
+    to = _read_target(target)
+    read["apiserver"] = _check_apiservers(hosts["control_plane"], read["apiserver"], to["apiserver"], allow_downgrade)
+    read["kubelet"] = _check_kubelets(hosts["nodes"], read["kubelet"], to["apiserver"], allow_downgrade)
+    triples = {
+        "etcd": _check_etcd(hosts["etcd"], read, to),
+        "containerd": _check_containerd(hosts["nodes"], read["containerd"], to),
+    }
+    work = _work(hosts, read, triples, to, allow_downgrade)
+    forced = _unhealthy(settings, hosts["control_plane"], hosts["nodes"], to["containerd"])
+    for host, components in forced.items():
+        for component in components:
+            work.setdefault(host, {})[component] = read[component][host]
+    minor_changes = any(kv.minor(v) != kv.minor(to["apiserver"]) for v in read["apiserver"].values())
+    steps = _steps(hosts, work, to, minor_changes, settings.get("worker_batch", 1))
+    all_hosts = []
+    for host in hosts["etcd"] + hosts["control_plane"] + hosts["workers"]:
+        if host not in all_hosts:
+            all_hosts.append(host)
+    skipped = [h for h in all_hosts if h not in work]
+    return {"steps": steps, "skipped": skipped, "summary": _summary(steps, skipped, to, minor_changes, forced)}
 
-    # -- inventory
+
+def _read_current(current, target, settings):
+    """The inventory groups (``etcd``, ``control_plane``, ``workers``, ``nodes``) and the versions read, by
+    component (``etcd``, ``apiserver``, ``kubelet``, ``containerd``), checked against each other."""
     etcd_hosts = _host_list(settings, "etcd_hosts", required=True)
     cp_hosts = _host_list(settings, "control_plane_hosts", required=True)
     worker_hosts = [h for h in _host_list(settings, "worker_hosts", required=False) if h not in cp_hosts]
@@ -297,8 +321,13 @@ def _plan(current, target, settings):
         nodes,
         "the nodes (hosts with a kubelet)",
     )
+    hosts = {"etcd": etcd_hosts, "control_plane": cp_hosts, "workers": worker_hosts, "nodes": nodes}
+    return hosts, {"etcd": etcd, "apiserver": apiservers, "kubelet": kubelets, "containerd": containerd}
 
-    # -- target
+
+def _read_target(target):
+    """The target version of each component (``apiserver`` and ``kubelet``: kube_version, normalized; ``etcd`` and
+    ``containerd``: as given, ``None`` when not upgraded), after checking that they parse and are supported."""
     if target.get("kube_version") is None:
         raise UpgradePlanError("target kube_version is required (for example v1.20.2)")
     kube_target = normalize_kube(target["kube_version"], "target kube_version")
@@ -306,13 +335,19 @@ def _plan(current, target, settings):
         kv.lookup(kube_target)
     except kv.KubeVersionError as exc:
         raise UpgradePlanError(str(exc)) from None
-    kube_minor = kv.minor(kube_target)
-    etcd_target = target.get("etcd_version")
-    etcd_target_t = parse_triple(etcd_target, "etcd") if etcd_target is not None else None
-    ctd_target = target.get("containerd_version")
-    ctd_target_t = parse_triple(ctd_target, "containerd") if ctd_target is not None else None
+    for name, what in (("etcd_version", "etcd"), ("containerd_version", "containerd")):
+        if target.get(name) is not None:
+            parse_triple(target[name], what)
+    return {
+        "etcd": target.get("etcd_version"),
+        "apiserver": kube_target,
+        "kubelet": kube_target,
+        "containerd": target.get("containerd_version"),
+    }
 
-    # -- Kubernetes: apiservers
+
+def _check_apiservers(cp_hosts, apiservers, kube_target, allow_downgrade):
+    """The apiservers' versions, normalized; raises unless ``kube_target`` is a safe step from every one."""
     api_norm = {h: normalize_kube(v, "apiserver on %s" % h) for h, v in apiservers.items()}
     api_minors = sorted({kv.parse_version(v).minor for v in api_norm.values()})
     if api_minors[-1] - api_minors[0] > 1:
@@ -321,33 +356,39 @@ def _plan(current, target, settings):
             % ", ".join("%s=%s" % (h, api_norm[h]) for h in cp_hosts)
         )
     for host in cp_hosts:
-        version = api_norm[host]
-        distance = kv.minor_distance(version, kube_target)
-        if distance > 1:
-            raise UpgradePlanError(
-                "the apiserver on %s runs %s; %s would skip %s: the control plane upgrades one minor at a time "
-                "(first to 1.%d)"
-                % (
-                    host,
-                    version,
-                    kube_target,
-                    "a minor" if distance == 2 else "%d minors" % (distance - 1),
-                    kv.parse_version(version).minor + 1,
-                )
-            )
-        if distance < 0:
-            raise UpgradePlanError(
-                "the apiserver on %s runs %s, a newer minor than the target %s: control-plane minor downgrades are "
-                "not supported (restore an etcd snapshot taken before the upgrade instead)"
-                % (host, version, kube_target)
-            )
-        if kv.compare(version, kube_target) > 0 and not allow_downgrade:
-            raise UpgradePlanError(
-                "the apiserver on %s runs %s, newer than the target %s: set allow_downgrade to go down a patch "
-                "release, or set kube_version to the running version" % (host, version, kube_target)
-            )
+        _check_apiserver_move(host, api_norm[host], kube_target, allow_downgrade)
+    return api_norm
 
-    # -- Kubernetes: kubelets
+
+def _check_apiserver_move(host, version, kube_target, allow_downgrade):
+    """Raise unless the apiserver on ``host`` may go from ``version`` to ``kube_target`` (one minor up at most)."""
+    distance = kv.minor_distance(version, kube_target)
+    if distance > 1:
+        raise UpgradePlanError(
+            "the apiserver on %s runs %s; %s would skip %s: the control plane upgrades one minor at a time "
+            "(first to 1.%d)"
+            % (
+                host,
+                version,
+                kube_target,
+                "a minor" if distance == 2 else "%d minors" % (distance - 1),
+                kv.parse_version(version).minor + 1,
+            )
+        )
+    if distance < 0:
+        raise UpgradePlanError(
+            "the apiserver on %s runs %s, a newer minor than the target %s: control-plane minor downgrades are "
+            "not supported (restore an etcd snapshot taken before the upgrade instead)" % (host, version, kube_target)
+        )
+    if kv.compare(version, kube_target) > 0 and not allow_downgrade:
+        raise UpgradePlanError(
+            "the apiserver on %s runs %s, newer than the target %s: set allow_downgrade to go down a patch "
+            "release, or set kube_version to the running version" % (host, version, kube_target)
+        )
+
+
+def _check_kubelets(nodes, kubelets, kube_target, allow_downgrade):
+    """The kubelets' versions, normalized; raises when one is newer than the target or lags it beyond the skew."""
     kubelet_norm = {h: normalize_kube(v, "kubelet on %s" % h) for h, v in kubelets.items()}
     skew = kubelet_skew(kube_target)
     for host in nodes:
@@ -366,21 +407,32 @@ def _plan(current, target, settings):
                 "minors at most: upgrade the cluster one minor at a time so the kubelets follow"
                 % (host, version, distance, kube_target, skew)
             )
+    return kubelet_norm
 
-    # -- etcd
+
+def _check_etcd(etcd_hosts, read, to):
+    """The etcd versions as triples; raises when the target etcd (else the running one) does not work with the
+    target Kubernetes, or the target etcd with an apiserver still at its running version."""
+    etcd = read["etcd"]
     etcd_t = {h: parse_triple(v, "etcd") for h, v in etcd.items()}
-    if etcd_target_t is not None:
-        _check_etcd_supported(etcd_target, etcd_target_t, kube_target, "target kube_version")
-        for version in sorted(set(api_norm.values())):
+    if to["etcd"] is not None:
+        target_t = parse_triple(to["etcd"], "etcd")
+        _check_etcd_supported(to["etcd"], target_t, to["apiserver"], "target kube_version")
+        for version in sorted(set(read["apiserver"].values())):
             if kv.minor(version) in SUPPORTED_ETCD:
-                _check_etcd_supported(etcd_target, etcd_target_t, version, "the apiservers still at")
+                _check_etcd_supported(to["etcd"], target_t, version, "the apiservers still at")
     else:
         for host in etcd_hosts:
-            _check_etcd_supported(etcd[host], etcd_t[host], kube_target, "target kube_version", host)
+            _check_etcd_supported(etcd[host], etcd_t[host], to["apiserver"], "target kube_version", host)
+    return etcd_t
 
-    # -- containerd
+
+def _check_containerd(nodes, containerd, to):
+    """The containerd versions as triples; raises when the target containerd (else the running one on a node)
+    does not work with the target Kubernetes."""
+    kube_target, ctd_target = to["apiserver"], to["containerd"]
     ctd_t = {h: parse_triple(v, "containerd") for h, v in containerd.items()}
-    if ctd_target_t is not None:
+    if ctd_target is not None:
         if not kv.containerd_supported(kube_target, ctd_target):
             raise UpgradePlanError(
                 "containerd %s does not work with Kubernetes %s (supported lines: %s): choose a supported "
@@ -394,74 +446,67 @@ def _plan(current, target, settings):
                     "containerd_version target to upgrade it in the same roll"
                     % (containerd[host], host, kube_target, ", ".join(kv.lookup(kube_target).containerd_versions))
                 )
+    return ctd_t
 
-    # -- what each host needs: {host: {component: from_version}}
+
+def _work(hosts, read, triples, to, allow_downgrade):
+    """What each host needs: ``{host: {component: version read}}`` for the components not at their target; raises
+    on an unsafe etcd or containerd move."""
     work = {}
 
-    def need(host, component, from_version):
-        work.setdefault(host, {})[component] = from_version
+    def need(host, component):
+        work.setdefault(host, {})[component] = read[component][host]
 
-    if etcd_target_t is not None:
-        for host in etcd_hosts:
-            if _check_patch_move(host, "etcd", etcd_t[host], etcd_target_t, allow_downgrade, False):
-                need(host, "etcd", etcd[host])
-    for host in cp_hosts:
-        if api_norm[host] != kube_target:
-            need(host, "apiserver", api_norm[host])
-    for host in nodes:
-        if kubelet_norm[host] != kube_target:
-            need(host, "kubelet", kubelet_norm[host])
+    if to["etcd"] is not None:
+        etcd_target_t = parse_triple(to["etcd"], "etcd")
+        for host in hosts["etcd"]:
+            if _check_patch_move(host, "etcd", triples["etcd"][host], etcd_target_t, allow_downgrade, False):
+                need(host, "etcd")
+    ctd_target_t = parse_triple(to["containerd"], "containerd") if to["containerd"] is not None else None
+    for host in hosts["control_plane"]:
+        if read["apiserver"][host] != to["apiserver"]:
+            need(host, "apiserver")
+    for host in hosts["nodes"]:
+        if read["kubelet"][host] != to["kubelet"]:
+            need(host, "kubelet")
         if ctd_target_t is not None and _check_patch_move(
-            host, "containerd", ctd_t[host], ctd_target_t, allow_downgrade, True
+            host, "containerd", triples["containerd"][host], ctd_target_t, allow_downgrade, True
         ):
-            need(host, "containerd", containerd[host])
+            need(host, "containerd")
+    return work
 
-    forced = _unhealthy(settings, cp_hosts, nodes, ctd_target)
-    versions_read = {"apiserver": api_norm, "kubelet": kubelet_norm, "containerd": containerd}
-    for host, components in forced.items():
-        for component in components:
-            need(host, component, versions_read[component][host])
 
-    to = {"etcd": etcd_target, "apiserver": kube_target, "kubelet": kube_target, "containerd": ctd_target}
+def _step(work, to, phase, hosts, components):
+    """One step of ``phase`` for ``hosts``: the ``components`` some of them need, ``None`` when none does."""
+    comps = [c for c in COMPONENT_ORDER if c in components and any(c in work.get(h, {}) for h in hosts)]
+    if not comps:
+        return None
+    return {
+        "phase": phase,
+        "hosts": list(hosts),
+        "components": comps,
+        "drain": "kubelet" in comps or "containerd" in comps,
+        "from": {h: {c: work[h][c] for c in comps if c in work.get(h, {})} for h in hosts},
+        "to": {c: to[c] for c in comps},
+    }
 
-    def step(phase, hosts, components):
-        comps = [c for c in COMPONENT_ORDER if c in components and any(c in work.get(h, {}) for h in hosts)]
-        if not comps:
-            return None
-        return {
-            "phase": phase,
-            "hosts": list(hosts),
-            "components": comps,
-            "drain": "kubelet" in comps or "containerd" in comps,
-            "from": {h: {c: work[h][c] for c in comps if c in work.get(h, {})} for h in hosts},
-            "to": {c: to[c] for c in comps},
-        }
 
-    steps = []
-    for host in etcd_hosts:
-        steps.append(step("etcd", [host], ("etcd",)))
-    minor_changes = any(kv.minor(v) != kube_minor for v in api_norm.values())
+def _steps(hosts, work, to, minor_changes, worker_batch):
+    """The steps in order: etcd members one at a time, control-plane hosts one at a time (their kubelets after every
+    apiserver when the minor changes), then the workers that need work in batches of ``worker_batch``."""
+    steps = [_step(work, to, "etcd", [host], ("etcd",)) for host in hosts["etcd"]]
     if minor_changes:
         # kubelets on control-plane hosts wait until no apiserver is left at the older minor
-        for host in cp_hosts:
-            steps.append(step("control_plane", [host], ("apiserver",)))
-        for host in cp_hosts:
-            steps.append(step("control_plane", [host], ("kubelet", "containerd")))
+        for components in (("apiserver",), ("kubelet", "containerd")):
+            steps.extend(_step(work, to, "control_plane", [host], components) for host in hosts["control_plane"])
     else:
-        for host in cp_hosts:
-            steps.append(step("control_plane", [host], ("apiserver", "kubelet", "containerd")))
-    pending_workers = [h for h in worker_hosts if h in work]
-    size = worker_batch_size(settings.get("worker_batch", 1), len(worker_hosts)) if worker_hosts else 1
+        for host in hosts["control_plane"]:
+            steps.append(_step(work, to, "control_plane", [host], ("apiserver", "kubelet", "containerd")))
+    pending_workers = [h for h in hosts["workers"] if h in work]
+    size = worker_batch_size(worker_batch, len(hosts["workers"])) if hosts["workers"] else 1
     for start in range(0, len(pending_workers), size):
-        steps.append(step("workers", pending_workers[start : start + size], ("kubelet", "containerd")))
-    steps = [s for s in steps if s is not None]
-
-    all_hosts = []
-    for host in etcd_hosts + cp_hosts + worker_hosts:
-        if host not in all_hosts:
-            all_hosts.append(host)
-    skipped = [h for h in all_hosts if h not in work]
-    return {"steps": steps, "skipped": skipped, "summary": _summary(steps, skipped, to, minor_changes, forced)}
+        steps.append(_step(work, to, "workers", pending_workers[start : start + size], ("kubelet", "containerd")))
+    return [s for s in steps if s is not None]
 
 
 UNHEALTHY_COMPONENTS = ("apiserver", "kubelet", "containerd")

@@ -21,7 +21,7 @@ is an :class:`UpgradeStateError` whose ``result`` holds as much as was read. The
 - :func:`host_actions`: the plan turned into per-host booleans for the playbook.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -70,7 +70,7 @@ def _no_answer(exc):
     return exc.kind in ("unavailable", "timeout") or (exc.status is not None and exc.status >= 500)
 
 
-def installed_version(text, host):
+def installed_version(text: str, host: str) -> str:
     """``'Kubernetes v1.20.2'`` (``kube-apiserver --version``) or ``'v1.20.2'`` -> ``'v1.20.2'``."""
     match = _INSTALLED_RE.match(text) if isinstance(text, str) else None
     try:
@@ -84,7 +84,7 @@ def installed_version(text, host):
         ) from None
 
 
-def read_apiservers(apiservers, api_client, installed=None):
+def read_apiservers(apiservers: dict, api_client, installed: dict | None = None) -> tuple[dict, list[str]]:
     """``(versions, unhealthy hosts)``: each host's apiserver ``gitVersion``, or its installed version when it
     does not answer (then the host is in ``unhealthy``)."""
     _url_map(apiservers, "apiservers")
@@ -125,7 +125,7 @@ def read_apiservers(apiservers, api_client, installed=None):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def runtime_version(runtime, node, containerd_required):
+def runtime_version(runtime: str | None, node: str, containerd_required: bool) -> str | None:
     """``'containerd://1.6.20~ds1'`` -> ``'1.6.20~ds1'``; another runtime -> ``None``, or an error when a
     containerd target is set (kubesmith upgrades containerd only)."""
     if isinstance(runtime, str) and runtime.startswith(CONTAINERD_PREFIX) and runtime[len(CONTAINERD_PREFIX) :]:
@@ -138,7 +138,7 @@ def runtime_version(runtime, node, containerd_required):
     return None
 
 
-def ready_condition(node):
+def ready_condition(node: dict) -> tuple[bool, str]:
     """``(ready, reason)`` from the Node's ``Ready`` condition (``Unknown`` and a missing condition are not Ready)."""
     conditions = (node.get("status") or {}).get("conditions") or []
     for cond in conditions:
@@ -150,7 +150,7 @@ def ready_condition(node):
     return False, "no Ready condition"
 
 
-def read_nodes(items, nodes, containerd_required, marker=None):
+def read_nodes(items: list[dict], nodes: dict, containerd_required: bool, marker: str | None = None) -> dict:
     """From a Node list: ``{"kubelets": {host: v}, "containerd": {host: v}, "not_ready": {node: reason},
     "marked": [host]}``.
 
@@ -188,7 +188,7 @@ def read_nodes(items, nodes, containerd_required, marker=None):
     return {"kubelets": kubelets, "containerd": containerd, "not_ready": not_ready, "marked": sorted(marked)}
 
 
-def check_ready(not_ready, ignore, nodes):
+def check_ready(not_ready: dict, ignore, nodes: dict) -> list[str]:
     """Hosts whose kubelet is to be redone (NotReady nodes in ``ignore``); any other NotReady node refuses."""
     blocking = [n for n in sorted(not_ready) if n not in ignore]
     if blocking:
@@ -204,7 +204,7 @@ def check_ready(not_ready, ignore, nodes):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def read_etcd(members, etcd_client):
+def read_etcd(members: dict, etcd_client) -> dict:
     """``{host: version}`` of every member; refuses when one does not answer or is unhealthy (all are named)."""
     _url_map(members, "etcd_members")
     versions, problems = {}, []
@@ -234,7 +234,7 @@ def read_etcd(members, etcd_client):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def host_actions(plan, all_hosts):
+def host_actions(plan: dict, all_hosts: list[str]) -> dict[str, dict[str, bool]]:
     """``{host: {"etcd", "apiserver", "node", "containerd", "drain"}}`` (booleans) for every host of ``all_hosts``.
 
     ``node``: the host's kubelet and/or containerd is swapped; ``drain``: it is drained first (same thing today: a
@@ -253,7 +253,7 @@ def host_actions(plan, all_hosts):
     return out
 
 
-def node_after_apiservers(plan, apiservers, kube_version):
+def node_after_apiservers(plan: dict, apiservers: dict, kube_version: str) -> bool:
     """True when control-plane kubelets wait for every apiserver: a minor upgrade with control-plane node steps."""
     try:
         minor_changes = any(kv.minor(v) != kv.minor(kube_version) for v in apiservers.values())
@@ -269,7 +269,7 @@ def node_after_apiservers(plan, apiservers, kube_version):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def empty_result():
+def empty_result() -> dict:
     return {
         "changed": False,
         "current": {"apiservers": {}, "kubelets": {}, "etcd": {}, "containerd": {}},
@@ -283,7 +283,7 @@ def empty_result():
     }
 
 
-def inventory_hosts(settings):
+def inventory_hosts(settings: dict) -> list[str]:
     """Every host of etcd_hosts, control_plane_hosts, worker_hosts once, in that order."""
     hosts = []
     for key in ("etcd_hosts", "control_plane_hosts", "worker_hosts"):
@@ -293,7 +293,7 @@ def inventory_hosts(settings):
     return hosts
 
 
-def collect(params, api_client, etcd_client):
+def collect(params: dict, api_client, etcd_client) -> dict:
     """Read, check and plan; the module's result. ``params`` holds the module options (see the module)."""
     result = empty_result()
     current = result["current"]

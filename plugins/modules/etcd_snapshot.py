@@ -439,30 +439,45 @@ def _restore(module, result):
     work = tempfile.mkdtemp(prefix=".%s.restore-" % os.path.basename(data_dir), dir=parent)
     try:
         target = os.path.join(work, "data")
-        cmd = restore_command(tool, src, target, p["name"], p["initial_cluster"], p["initial_cluster_token"], peer_urls)
-        result["command"] = cmd
-        rc, out, err = module.run_command(cmd, environ_update={"ETCDCTL_API": "3"})
-        if rc != 0:
-            module.fail_json(msg="%s failed (rc=%d): %s" % (" ".join(cmd[:3]), rc, (err or out).strip()), **result)
-        if not os.path.isdir(os.path.join(target, "member", "snap")):
-            module.fail_json(msg="%s did not create %s/member/snap" % (tool, target), **result)
+        _run_restore(module, result, tool, target, peer_urls)
         result["changed"] = True
-        if os.path.isdir(data_dir):
-            if occupied:
-                aside = "%s.pre-restore-%s" % (data_dir, _utc_stamp())
-                os.rename(data_dir, aside)
-                result["previous_data_dir"] = aside
-            else:
-                os.rmdir(data_dir)
-        os.rename(target, data_dir)
-        os.chmod(data_dir, 0o700)
-        if p["owner"] or p["group"]:
-            for root, dirs, files in os.walk(data_dir):
-                for path in [root] + [os.path.join(root, n) for n in dirs + files]:
-                    module.set_owner_if_different(path, p["owner"], False)
-                    module.set_group_if_different(path, p["group"], False)
+        _replace_data_dir(module, result, target, data_dir, occupied)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_restore(module, result, tool, target, peer_urls):
+    """Restore the snapshot ``src`` into ``target`` with ``tool``; fail unless it made an etcd member directory."""
+    p = module.params
+    cmd = restore_command(
+        tool, p["src"], target, p["name"], p["initial_cluster"], p["initial_cluster_token"], peer_urls
+    )
+    result["command"] = cmd
+    rc, out, err = module.run_command(cmd, environ_update={"ETCDCTL_API": "3"})
+    if rc != 0:
+        module.fail_json(msg="%s failed (rc=%d): %s" % (" ".join(cmd[:3]), rc, (err or out).strip()), **result)
+    if not os.path.isdir(os.path.join(target, "member", "snap")):
+        module.fail_json(msg="%s did not create %s/member/snap" % (tool, target), **result)
+
+
+def _replace_data_dir(module, result, target, data_dir, occupied):
+    """Put the restored ``target`` at ``data_dir`` (an ``occupied`` one moved aside to ``.pre-restore-<time>``, an
+    empty one removed), mode 0700 and, when asked, the owner and group all through."""
+    p = module.params
+    if os.path.isdir(data_dir):
+        if occupied:
+            aside = "%s.pre-restore-%s" % (data_dir, _utc_stamp())
+            os.rename(data_dir, aside)
+            result["previous_data_dir"] = aside
+        else:
+            os.rmdir(data_dir)
+    os.rename(target, data_dir)
+    os.chmod(data_dir, 0o700)
+    if p["owner"] or p["group"]:
+        for root, dirs, files in os.walk(data_dir):
+            for path in [root] + [os.path.join(root, n) for n in dirs + files]:
+                module.set_owner_if_different(path, p["owner"], False)
+                module.set_group_if_different(path, p["group"], False)
 
 
 def main():

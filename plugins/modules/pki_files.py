@@ -184,36 +184,47 @@ def apply_files(entries, owner="root", group="root", check_mode=False):
                 if not check_mode:
                     os.unlink(path)
             continue
-        mode = parse_mode(entry.get("mode") or "0600")
-        content = entry.get("content")
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-                raise PkiFilesError("cannot read %s: %s" % (path, exc.strerror)) from None
-            st = None
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            raise PkiFilesError("%s exists and is not a regular file; move it away" % path)
-        if content is None:
-            if st is None:
-                raise PkiFilesError("%s does not exist, cannot set its mode without content" % path)
-        else:
-            data = content.encode("utf-8")
-            same = False
-            if st is not None and st.st_size == len(data):
-                with open(path, "rb") as handle:
-                    same = handle.read() == data
-            if not same:
-                written.append(path)
-                if not check_mode:
-                    _write_atomic(path, data, mode, uid, gid)
-                continue
-        if stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
+        what, mode, data = _present_change(path, entry, uid, gid)
+        if what == "write":
+            written.append(path)
+            if not check_mode:
+                _write_atomic(path, data, mode, uid, gid)
+        elif what == "fix":
             fixed.append(path)
             if not check_mode:
                 os.chown(path, uid, gid)
                 os.chmod(path, mode)
     return written, fixed, removed
+
+
+def _present_change(path, entry, uid, gid):
+    """What a present entry needs: ``("write", mode, data)`` for other content, ``("fix", mode, None)`` for the
+    right content with another mode or owner, ``(None, mode, None)`` when it is as wanted. An entry without
+    content only sets the mode of an existing file."""
+    mode = parse_mode(entry.get("mode") or "0600")
+    content = entry.get("content")
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise PkiFilesError("cannot read %s: %s" % (path, exc.strerror)) from None
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise PkiFilesError("%s exists and is not a regular file; move it away" % path)
+    if content is None:
+        if st is None:
+            raise PkiFilesError("%s does not exist, cannot set its mode without content" % path)
+    else:
+        data = content.encode("utf-8")
+        same = False
+        if st is not None and st.st_size == len(data):
+            with open(path, "rb") as handle:
+                same = handle.read() == data
+        if not same:
+            return "write", mode, data
+    if stat.S_IMODE(st.st_mode) != mode or (st.st_uid, st.st_gid) != (uid, gid):
+        return "fix", mode, None
+    return None, mode, None
 
 
 def main():

@@ -312,3 +312,31 @@ def test_filters_are_registered():
         "unknown_variables",
         "variable_type_errors",
     }
+
+
+class _NotHostVars:
+    """Has ``get`` (as the filters read node_name with it) but no ``[]``: not a host's variables."""
+
+    def get(self, key, default=None):
+        return default
+
+
+def _filter(module, name):
+    import importlib
+
+    path = "ansible_collections.kubesmith.cluster.plugins.filter." + module
+    return importlib.import_module(path).FilterModule().filters()[name]
+
+
+@pytest.mark.parametrize(
+    "module, name, args",
+    [
+        ("cluster_network", "node_address", (_NotHostVars(),)),
+        ("etcd", "etcd_client_urls", (["e1"], {"e1": _NotHostVars()})),
+        ("load_balancer", "load_balancer_members", (["cp1"], {"cp1": _NotHostVars()})),
+        ("addons", "pod_network_hosts", (["cp1"], {"cp1": _NotHostVars()})),
+    ],
+)
+def test_every_filter_reports_a_bad_host_as_node_address_does(module, name, args):
+    with pytest.raises(AnsibleFilterError, match=r"^kubesmith\.cluster\.node_address expects a host's variables"):
+        _filter(module, name)(*args)

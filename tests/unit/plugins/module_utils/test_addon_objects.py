@@ -399,3 +399,36 @@ def test_not_a_list_and_empty():
     assert ao.validate_addons(None) == ([], [])
     assert ao.validate_addons([]) == ([], [])
     assert ao.validate_addons({"name": "x"})[1] == ["addons_extra must be a list of add-ons (got dict)"]
+
+
+_FILES = {"/charts/web", "/charts/web/Chart.yaml", "/charts/empty", "/charts/db.tgz", "/charts/notes.txt"}
+_DIRS = {"/charts/web", "/charts/empty"}
+
+
+@pytest.mark.parametrize(
+    "chart, problem",
+    [
+        ("/charts/web", None),
+        ("/charts/db.tgz", None),
+        (None, "chart (a chart directory or .tgz on the controller) is required"),
+        ("", "chart (a chart directory or .tgz on the controller) is required"),
+        ("/charts/gone.tgz", "chart /charts/gone.tgz does not exist on the controller"),
+        ("/charts/notes.txt", "chart /charts/notes.txt must be a chart directory or a .tgz archive"),
+        ("/charts/empty", "chart directory /charts/empty has no Chart.yaml"),
+    ],
+)
+def test_chart_error(chart, problem):
+    found = ao._chart_error("add-on web", chart, _FILES.__contains__, _DIRS.__contains__)
+    assert found == (None if problem is None else "add-on web: " + problem)
+
+
+def test_directory_errors_name_helm_options_and_skip_the_path_when_absent():
+    files = (_FILES.__contains__, _DIRS.__contains__)
+    item = {"namespace": "web", "values": {}, "path": "/nowhere"}
+    assert ao._directory_errors("add-on web", item, "manifests", "absent", *files) == [
+        "add-on web: namespace is a helm option, not one of type manifests",
+        "add-on web: values is a helm option, not one of type manifests",
+    ]
+    assert ao._directory_errors("add-on web", {"path": "/charts/web"}, "kustomize", "present", *files) == [
+        "add-on web: /charts/web has no kustomization.yaml (type kustomize)"
+    ]

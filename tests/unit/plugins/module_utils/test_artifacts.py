@@ -891,3 +891,14 @@ def test_a_stale_stamp_is_not_trusted(env):
     assert env.run([spec])["changed"] is False  # hashed: still the installed archive
     with open(spec["src"] + A.STAMP_SUFFIX) as handle:
         assert handle.read().startswith("sha256=%s " % sha(spec["src"]))
+
+
+def test_check_link_layout():
+    art = A.Artifact("/opt/k", "tool", "1.0", "/d/a")
+    A._check_link_layout([art], {"/usr/bin/tool": "tool 1.0", "/usr/local/bin/tool": "tool 1.0"})
+    with pytest.raises(A.ArtifactError, match="link /usr/bin/x lies below link /usr/bin: it would be written"):
+        A._check_link_layout([art], {"/usr/bin": "a 1", "/usr/bin/x": "b 1"})
+    with pytest.raises(
+        A.ArtifactError, match=r"link /opt/k/tool/1.0/bin \(b 1\) lies inside the version directory of tool 1.0"
+    ):
+        A._check_link_layout([art], {"/opt/k/tool/1.0/bin": "b 1"})

@@ -784,3 +784,31 @@ def test_restore_command_flags():
         "--initial-advertise-peer-urls=https://h1:2380",
         "--data-dir=/var/lib/etcd",
     ]
+
+
+# ---------------------------------------------------------------- transport
+
+
+def test_transport_sends_json_headers_with_a_body_only(echo_server):
+    transport = E.HttpsTransport()
+    assert transport.request("POST", echo_server.url + "/v3/kv/range", b"{}", 5) == (200, b"answer")
+    assert transport.request("GET", echo_server.url + "/health", None, 5) == (200, b"answer")
+    assert list(transport.stream("POST", echo_server.url + "/v3/maintenance/snapshot", b"{}", 5)) == [
+        (200, b""),
+        (None, b"answer"),
+    ]
+    (_, _, with_body, _), (_, _, without, _), (_, _, streamed, _) = echo_server.requests
+    assert (with_body["Content-Type"], with_body["Accept"]) == ("application/json", "application/json")
+    assert "Content-Type" not in without and "Accept" not in without
+    assert streamed["Content-Type"] == "application/json"
+
+
+def test_transport_refuses_a_url_that_is_not_http():
+    transport = E.HttpsTransport()
+    for attempt in (
+        lambda: transport.request("POST", "ftp://x/v3", b"{}", 5),
+        lambda: list(transport.stream("POST", "ftp://x/v3", b"{}", 5)),
+    ):
+        with pytest.raises(E.EtcdError, match=r"^endpoint 'ftp://x/v3' is not an http\(s\)://host:port URL$") as err:
+            attempt()
+        assert err.value.kind == "config" and err.value.endpoint == "ftp://x/v3"

@@ -13,6 +13,8 @@ import pytest
 from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import (
     DIFF_MAX,
     HostFilesError,
+    _directory_action,
+    _file_action,
     apply,
     component_restarts,
     ids,
@@ -844,3 +846,16 @@ def test_probe_reads_files_before_anything_and_reports_missing_ones_as_none(tmp_
 def test_sysctl_drift_compares_fields_not_whitespace(probed, drift):
     wanted = {"net.ipv4.ip_forward": 1, "net.ipv4.tcp_rmem": "4096 87380 6291456"}
     assert sysctl_drift(wanted, probed) == drift
+
+
+def test_entry_actions_are_none_when_the_entry_is_as_wanted(tmp_path):
+    (tmp_path / "dir").mkdir()
+    os.chmod(tmp_path / "dir", 0o700)
+    (tmp_path / "file").write_text("same")
+    os.chmod(tmp_path / "file", 0o600)
+    assert _directory_action(d(tmp_path / "dir", "0700")) is None
+    assert _directory_action(d(tmp_path / "dir", "0755"))["what"] == "attributes"
+    path = str(tmp_path / "file")
+    assert _file_action(path, f(path, "same", "0600"), False) is None
+    assert _file_action(path, f(path, "other", "0600"), False)["before"] == "same"
+    assert _file_action(str(tmp_path / "gone"), f(tmp_path / "gone", state="absent"), False) is None

@@ -9,8 +9,7 @@ import os
 import socket
 import ssl
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_api as K
@@ -64,15 +63,10 @@ def make_handler(api):
 
 
 @pytest.fixture
-def server():
+def server(serve):
     api = Api()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(api))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    api.url = "http://127.0.0.1:%d" % httpd.server_address[1]
-    yield api
-    httpd.shutdown()
-    httpd.server_close()
+    api.url = "http://127.0.0.1:%d" % serve(make_handler(api))
+    return api
 
 
 def test_get_post_patch_delete(server):
@@ -213,7 +207,7 @@ def _write(path, cert=None, key=None):
 
 
 @pytest.fixture
-def tls_server(tmp_path):
+def tls_server(tmp_path, serve):
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _cert("test-ca", ca_key, ca_key, ca=True)
     files = {"ca": _write(tmp_path / "ca.crt", ca)}
@@ -226,19 +220,13 @@ def tls_server(tmp_path):
         files[name + "_crt"] = _write(tmp_path / (name + ".crt"), cert)
         files[name + "_key"] = _write(tmp_path / (name + ".key"), key=key)
     api = Api()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(api))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(files["server_crt"], files["server_key"])
     context.load_verify_locations(files["ca"])
     context.verify_mode = ssl.CERT_REQUIRED
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    api.url = "https://127.0.0.1:%d" % httpd.server_address[1]
+    api.url = "https://127.0.0.1:%d" % serve(make_handler(api), context)
     api.files = files
-    yield api
-    httpd.shutdown()
-    httpd.server_close()
+    return api
 
 
 def test_tls_with_client_certificate(tls_server):
@@ -341,3 +329,16 @@ def test_kubeconfig_refusals(tmp_path, text, match):
         K.read_kubeconfig(str(conf))
     with pytest.raises(K.KubeApiError, match="kubeconfig .*missing.conf does not exist"):
         K.read_kubeconfig(str(tmp_path / "missing.conf"))
+
+
+def test_a_url_the_transport_refuses_is_a_config_error():
+    from ansible_collections.kubesmith.cluster.plugins.module_utils import tls_client
+
+    class Refusing(object):
+        def request(self, method, url, body, headers, timeout):
+            return tls_client.split_url("ftp://x")
+
+    client = K.KubeClient("https://10.0.0.1:6443", transport=Refusing())
+    with pytest.raises(K.KubeApiError, match=r"^GET https://10.0.0.1:6443/version: 'ftp://x' is not an") as err:
+        client.get("/version")
+    assert err.value.kind == "config" and err.value.status is None

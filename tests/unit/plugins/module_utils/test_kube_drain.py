@@ -470,3 +470,30 @@ def test_eviction_404_falls_back_in_auto_mode_without_discovery():
     api.post = v1_unknown
     result, _ = drain(api)
     assert result["eviction_api"] == "policy/v1beta1" and result["evicted"] == ["default/web-1"]
+
+
+# ---------------------------------------------------------------- a failed drain
+
+
+@pytest.mark.parametrize(
+    "cordoned_here, keep, fail_uncordon, suffix, uncordoned",
+    [
+        (True, False, False, "; node1 was uncordoned again", True),
+        (True, False, True, "; uncordoning node1 failed too: ", False),
+        (True, True, False, "; node1 is left cordoned (keep_cordoned_on_failure)", False),
+        (False, False, False, "; node1 was cordoned before this run and is left cordoned", False),
+    ],
+)
+def test_drain_failure_says_what_became_of_the_cordon(cordoned_here, keep, fail_uncordon, suffix, uncordoned):
+    api = FakeApi([], unschedulable=True)
+    api.fail_uncordon = fail_uncordon
+    result = D._new_result("node1", "drained")
+    result["cordoned"] = True
+    error = D._drain_failure(
+        api, "node1", opts(keep_cordoned_on_failure=keep), status_error(500, "x", "boom"), result, cordoned_here
+    )
+    assert isinstance(error, D.DrainError) and str(error).startswith(str(status_error(500, "x", "boom")) + suffix)
+    assert error.result["uncordoned"] is uncordoned and error.result["blocked"] == []
+    assert error.result["cordoned"] is not uncordoned
+    assert api.node["spec"]["unschedulable"] is not uncordoned
+    assert result.get("uncordoned") is None  # the run's own result is left as it was

@@ -321,3 +321,40 @@ def test_bind_address_in_the_settings(raw, address):
 def test_bind_address_must_be_an_ip():
     with pytest.raises(LbConfigError, match="load_balancer_bind_address must be an IP address"):
         L.settings(local(bind_address="localhost"))
+
+
+# --------------------------------------------------------------------------- the parts of settings()
+
+
+def _vip_state(**changes):
+    return dict(L.DEFAULTS, **vip(**changes))
+
+
+@pytest.mark.parametrize(
+    "endpoint, changes, match",
+    [
+        (None, {}, "must be the virtual IP address"),
+        ("10.0.0.12", {}, "the virtual IP 10.0.0.12 is the address of host cp2"),
+        ("fd00::50", {}, "is IPv6: host lb1 has 10.0.0.5"),
+        ("10.0.0.50", {"virtual_router_id": 256}, "load_balancer_virtual_router_id must be a whole number"),
+        ("10.0.0.50", {"interface": "eth 0"}, "host lb2: no network interface carries its node address 10.0.0.6"),
+    ],
+)
+def test_check_vip_refuses(endpoint, changes, match):
+    with pytest.raises(LbConfigError, match=match):
+        L._check_vip(_vip_state(**changes), L._ip(endpoint) if endpoint else None)
+
+
+def test_check_vip_normalizes_the_endpoint_and_the_keepalived_numbers():
+    s = _vip_state(endpoint_host="fd00:0::50", virtual_router_id="7", advert_int="2")
+    s["proxy_hosts"] = [{"name": "lb1", "address": "fd00::5"}]
+    L._check_vip(s, L._ip("fd00::50"))
+    assert (s["endpoint_host"], s["virtual_router_id"], s["advert_int"]) == ("fd00::50", 7, 2)
+
+
+def test_check_haproxy_tuning_keeps_times_as_text_and_counts_as_numbers():
+    s = dict(L.DEFAULTS, timeout_client=30, check_rise="4")
+    L._check_haproxy_tuning(s)
+    assert (s["timeout_client"], s["check_rise"], s["maxconn"]) == ("30", 4, 4000)
+    with pytest.raises(LbConfigError, match="load_balancer_check_host 'a b' is not a host name"):
+        L._check_haproxy_tuning(dict(L.DEFAULTS, check_host="a b"))

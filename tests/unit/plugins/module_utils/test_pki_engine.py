@@ -612,3 +612,22 @@ def test_force_one_ca_keeps_the_others(built):
         "cp1": [("front-proxy-client", P.ISSUE, ("ca-changed",))],
         "cp2": [("front-proxy-ca", P.WRITE, ("ca-changed",)), ("front-proxy-client", P.ISSUE, ("ca-changed",))],
     }
+
+
+def test_provided_ca_against_the_files_on_the_primary():
+    spec = P.CertSpec("etcd-ca", "cp1", P.CA_COPY, "etcd-ca", cert_path="/pki/ca.crt")
+    mine = E.create_ca("etcd-ca", "ecdsa-p256", 3650, NOW)
+    other = E.create_ca("etcd-ca", "ecdsa-p256", 3650, NOW)
+    entry = {"cert": mine.cert_pem, "key": mine.key_pem}
+
+    def decide(texts, force=False):
+        return E._provided_ca("etcd-ca", spec, entry, texts, force, "cp1", NOW)[1]
+
+    assert decide((None, None, "")) == "provided"
+    assert decide((mine.cert_pem, mine.key_pem, "")) == "existing"
+    assert decide((mine.cert_pem, other.key_pem, "")) == "provided"  # the key on disk is rewritten
+    assert decide((other.cert_pem, other.key_pem, ""), force=True) == "forced"
+    with pytest.raises(PkiError, match=r"pki_byo_ca.etcd-ca is not the CA on cp1 \(/pki/ca.crt\)"):
+        decide((other.cert_pem, other.key_pem, ""))
+    with pytest.raises(PkiError, match="pki_byo_ca.etcd-ca needs 'cert' and 'key'"):
+        E._provided_ca("etcd-ca", spec, {"cert": mine.cert_pem}, (None, None, ""), False, "cp1", NOW)

@@ -264,3 +264,52 @@ def test_the_endpoint_is_left_to_its_own_check_with_its_better_message():
     assert "cluster_api_endpoint: {host: 192.0.2.100, port: 8443}" in " ".join(
         _errors({"cluster_api_endpoint": "https://192.0.2.100:8443"})
     )
+
+
+# --------------------------------------------------------------------------- the parts of endpoint_errors
+
+
+def test_vip_errors():
+    hosts = [{"host": "lb1", "address": "192.0.2.5"}, {"host": "w1", "address": "2001:db8::7"}, {"host": "w2"}]
+    owners = {"192.0.2.5": "lb1"}
+    vip = pf.parse_ip("192.0.2.100")
+    assert pf._vip_errors("192.0.2.100", vip, owners, hosts, ["lb1", "w2"]) == []
+    assert pf._vip_errors("192.0.2.5", pf.parse_ip("192.0.2.5"), owners, hosts, ["lb1"]) == [
+        "the virtual IP 192.0.2.5 is the address of host lb1: choose a free address in the node network"
+    ]
+    assert pf._vip_errors("::1", pf.parse_ip("::1"), owners, hosts, ["w1"]) == [
+        "load_balancer_mode vip: the virtual IP ::1 is a loopback address"
+    ]
+    assert pf._vip_errors("192.0.2.100", vip, owners, hosts, ["lb1", "w1"]) == [
+        "the virtual IP 192.0.2.100 is IPv4 but host w1, a VRRP peer, has the IPv6 address 2001:db8::7: use one family"
+    ]
+
+
+def test_endpoint_network_errors():
+    settings = pf.with_defaults({"cluster_node_cidr": "192.0.2.0/24"})
+    ip = pf.parse_ip("10.96.0.9")
+    assert pf._endpoint_network_errors("10.96.0.9", ip, "none", settings) == [
+        "cluster_api_endpoint.host 10.96.0.9 is inside cluster_service_cidr 10.96.0.0/12: the endpoint must be "
+        "outside the pod and service networks"
+    ]
+    assert pf._endpoint_network_errors("10.96.0.9", ip, "vip", settings)[1] == (
+        "the virtual IP 10.96.0.9 is outside cluster_node_cidr 192.0.2.0/24: keepalived announces it on the node "
+        "network"
+    )
+    assert pf._endpoint_network_errors("192.0.2.100", pf.parse_ip("192.0.2.100"), "vip", settings) == []
+
+
+@pytest.mark.parametrize(
+    "mode, port, balancers, refused",
+    [
+        ("local", 6443, [], True),
+        ("local", 6444, [], False),
+        ("vip", 6443, [], True),
+        ("vip", 6443, ["lb1"], False),  # haproxy on hosts of its own
+        ("none", 6443, [], False),
+    ],
+)
+def test_endpoint_port_errors(mode, port, balancers, refused):
+    errors = pf._endpoint_port_errors(mode, port, balancers, pf.with_defaults({}))
+    assert bool(errors) is refused
+    assert all(e.startswith("cluster_api_endpoint.port is 6443, the port kube-apiserver listens on") for e in errors)

@@ -3,6 +3,7 @@
 import copy
 
 import pytest
+from ansible_collections.kubesmith.cluster.plugins.module_utils import upgrade_plan
 from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade_plan import (
     SUPPORTED_ETCD,
     UpgradePlanError,
@@ -598,3 +599,49 @@ def test_unhealthy_containerd_needs_a_target_and_kubelet_a_node():
     del current["kubelets"]["cp3"], current["containerd"]["cp3"]  # cp3 is not a node
     settings["unhealthy"] = {"cp3": ["kubelet"]}
     refused(current, target, settings, r"kubelet again on cp3 .*: it is not a node")
+
+
+# --------------------------------------------------------------------------- the planner's parts
+
+
+@pytest.mark.parametrize(
+    "version, target, allow_downgrade, match",
+    [
+        ("v1.20.2", "v1.20.2", False, None),
+        ("v1.35.0", "v1.36.0", False, None),  # one minor up
+        ("v1.36.2", "v1.36.1", True, None),  # a patch down, allowed
+        ("v1.34.0", "v1.36.1", False, "would skip a minor"),
+        ("v1.33.0", "v1.36.1", False, "would skip 2 minors"),
+        ("v1.36.2", "v1.36.1", False, "set allow_downgrade"),
+        ("v1.37.0", "v1.36.1", True, "minor downgrades are not supported"),
+    ],
+)
+def test_check_apiserver_move(version, target, allow_downgrade, match):
+    if match is None:
+        upgrade_plan._check_apiserver_move("cp1", version, target, allow_downgrade)
+    else:
+        with pytest.raises(UpgradePlanError, match=match):
+            upgrade_plan._check_apiserver_move("cp1", version, target, allow_downgrade)
+
+
+def test_steps_put_control_plane_kubelets_after_every_apiserver_when_the_minor_changes():
+    hosts = {"etcd": ["cp1"], "control_plane": ["cp1", "cp2"], "workers": ["w1", "w2", "w3"]}
+    work = {h: {"apiserver": "v1.35.0", "kubelet": "v1.35.0"} for h in ("cp1", "cp2")}
+    work.update({h: {"kubelet": "v1.35.0"} for h in ("w1", "w3")})
+    to = {"etcd": None, "apiserver": "v1.36.1", "kubelet": "v1.36.1", "containerd": None}
+    rows = [(s["phase"], s["hosts"], s["components"]) for s in upgrade_plan._steps(hosts, work, to, True, "50%")]
+    assert rows == [
+        ("control_plane", ["cp1"], ["apiserver"]),
+        ("control_plane", ["cp2"], ["apiserver"]),
+        ("control_plane", ["cp1"], ["kubelet"]),
+        ("control_plane", ["cp2"], ["kubelet"]),
+        ("workers", ["w1"], ["kubelet"]),  # 50% of 3 workers: 1 a batch; w2 needs nothing
+        ("workers", ["w3"], ["kubelet"]),
+    ]
+    same_minor = upgrade_plan._steps(hosts, work, to, False, 2)
+    assert [(s["hosts"], s["components"]) for s in same_minor] == [
+        (["cp1"], ["apiserver", "kubelet"]),
+        (["cp2"], ["apiserver", "kubelet"]),
+        (["w1", "w3"], ["kubelet"]),
+    ]
+    assert same_minor[0]["drain"] is True and same_minor[0]["from"] == {"cp1": work["cp1"]}

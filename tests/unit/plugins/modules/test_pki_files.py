@@ -147,3 +147,18 @@ def test_module_entry_point_hides_content_and_reads_back(tmp_path):
 def test_module_reports_errors_as_failures(tmp_path):
     result = run_module(tmp_path, {"state": "write", "files": [{"path": str(tmp_path / "x"), "mode": "0600"}]})
     assert result["failed"] is True and "cannot set its mode without content" in result["msg"]
+
+
+def test_present_change(tmp_path):
+    uid, gid = os.geteuid(), os.getegid()
+    path = tmp_path / "a.crt"
+    path.write_text("CRT")
+    path.chmod(0o644)
+    assert M._present_change(str(path), {"content": "CRT", "mode": "0644"}, uid, gid) == (None, 0o644, None)
+    assert M._present_change(str(path), {"content": "CRT"}, uid, gid) == ("fix", 0o600, None)
+    assert M._present_change(str(path), {"content": "NEW", "mode": "0644"}, uid, gid) == ("write", 0o644, b"NEW")
+    assert M._present_change(str(path), {"mode": "0640"}, uid, gid) == ("fix", 0o640, None)
+    with pytest.raises(M.PkiFilesError, match="does not exist, cannot set its mode without content"):
+        M._present_change(str(tmp_path / "missing"), {"mode": "0600"}, uid, gid)
+    with pytest.raises(M.PkiFilesError, match="exists and is not a regular file"):
+        M._present_change(str(tmp_path), {"content": "x"}, uid, gid)
