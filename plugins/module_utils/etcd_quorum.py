@@ -300,12 +300,7 @@ def find_members(
 
 
 def plan_present(
-    members: list[MemberView],
-    name: str,
-    peer_urls: list[str],
-    learner: bool = True,
-    update_peer_urls: bool = True,
-    quorum_guard: bool = True,
+    members: list[MemberView], name: str, peer_urls: list[str], learner=True, update_peer_urls=True, quorum_guard=True
 ) -> Plan:
     """Plan making ``name`` a member with exactly ``peer_urls``."""
     if not name:
