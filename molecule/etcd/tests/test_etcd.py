@@ -46,10 +46,12 @@ def test_etcd_runs_as_its_own_user_and_the_keys_on_disk_stay_root_only(host):
         on_disk = host.file("%s/%s" % (PKI, key))
         assert on_disk.user == "root" and on_disk.mode == 0o600, key
         assert host.run("runuser -u etcd -- cat %s/%s" % (PKI, key)).rc != 0, "etcd can read the key on disk"
-    # etcd reads systemd's copies, which only the service can read
+    # etcd reads the copies its unit made in /run/etcd, which only etcd (and root) can read
     env = host.file("/etc/etcd/etcd.env").content_string
-    assert "ETCD_KEY_FILE=/run/credentials/etcd.service/server.key" in env
-    assert "ETCD_PEER_KEY_FILE=/run/credentials/etcd.service/peer.key" in env
+    assert "ETCD_KEY_FILE=/run/etcd/server.key" in env and "ETCD_PEER_KEY_FILE=/run/etcd/peer.key" in env
+    runtime = host.file("/run/etcd")
+    assert runtime.user == "etcd" and runtime.mode == 0o700
+    assert host.file("/run/etcd/server.key").user == "etcd" and host.file("/run/etcd/server.key").mode == 0o400
 
 
 def test_three_healthy_voting_members(host):
