@@ -41,7 +41,7 @@ REFUSED = [
 
 
 def _newer_than_marker(host):
-    out = host.run("find %s -newer %s -print 2>/dev/null" % (MANAGED, MARKER))
+    out = host.run("find %s ! -type d -newer %s -print 2>/dev/null" % (MANAGED, MARKER))  # files and links
     return sorted(out.stdout.split())
 
 
