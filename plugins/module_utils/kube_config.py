@@ -134,6 +134,7 @@ import copy
 import ipaddress
 import posixpath
 import re
+from typing import Any, Dict, Optional
 
 from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions
 
@@ -262,8 +263,23 @@ _REQUESTHEADER = (
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _settings(settings):
+def _settings(settings: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """Defaults + ``settings``, validated and with derived values filled in."""
+    s = _merged_settings(settings)
+    _settings_paths(s)
+    _settings_networks(s)
+    _settings_cluster_domain(s)
+    _settings_choices(s)
+    s["tls_cipher_suites"] = tls_cipher_suites(s["tls_cipher_suites"])
+    for key in (k for k in DEFAULTS if k.endswith(("_extra_args", "_overrides")) or k == "node_labels"):
+        if not isinstance(s[key], dict):
+            raise KubeConfigError("%s must be a dict (got %r)" % (key, s[key]))
+    return s
+
+
+def _merged_settings(settings: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """A deep copy of :data:`DEFAULTS` updated with a deep copy of ``settings`` (a None value keeps the default);
+    refuses anything but a dict (or None) and unknown keys."""
     if settings is None:
         settings = {}
     if not isinstance(settings, dict):
@@ -276,14 +292,28 @@ def _settings(settings):
         )
     s = copy.deepcopy(DEFAULTS)
     s.update({k: copy.deepcopy(v) for k, v in settings.items() if v is not None})  # None: the default
+    return s
+
+
+def _absolute_path(s: Dict[str, Any], key: str) -> None:
+    if not isinstance(s[key], str) or not posixpath.isabs(s[key]):
+        raise KubeConfigError("%s must be an absolute path (got %r)" % (key, s[key]))
+
+
+def _settings_paths(s: Dict[str, Any]) -> None:
+    """The directories must be absolute; each ``*_file`` is absolute too, or ``config_dir``/its default name."""
     for key in ("pki_dir", "etcd_pki_dir", "kubeconfig_dir", "config_dir"):
-        if not isinstance(s[key], str) or not posixpath.isabs(s[key]):
-            raise KubeConfigError("%s must be an absolute path (got %r)" % (key, s[key]))
+        _absolute_path(s, key)
     for key, name in _FILE_NAMES.items():
         if s[key] is None:
             s[key] = posixpath.join(s["config_dir"], name)
-        elif not isinstance(s[key], str) or not posixpath.isabs(s[key]):
-            raise KubeConfigError("%s must be an absolute path (got %r)" % (key, s[key]))
+        else:
+            _absolute_path(s, key)
+
+
+def _settings_networks(s: Dict[str, Any]) -> None:
+    """``service_cidr`` and ``pod_cidr`` of one IP family and disjoint, ``node_cidr_mask`` (made an int) inside
+    ``pod_cidr``, ``cluster_dns_ip`` inside ``service_cidr`` (default: its 10th address)."""
     service = _network("service_cidr", s["service_cidr"])
     pod = _network("pod_cidr", s["pod_cidr"])
     if service.version != pod.version:
@@ -301,12 +331,21 @@ def _settings(settings):
         s["cluster_dns_ip"] = str(service.network_address + 10)
     elif _ip("cluster_dns_ip", s["cluster_dns_ip"]) not in service:
         raise KubeConfigError("cluster_dns_ip %s is outside service_cidr %s" % (s["cluster_dns_ip"], service))
+
+
+def _settings_cluster_domain(s: Dict[str, Any]) -> None:
+    """``cluster_domain`` must be a DNS domain; ``service_account_issuer`` defaults to the in-cluster API URL."""
     if not isinstance(s["cluster_domain"], str) or not re.match(
         r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", s["cluster_domain"]
     ):
         raise KubeConfigError("cluster_domain %r is not a DNS domain such as cluster.local" % (s["cluster_domain"],))
     if s["service_account_issuer"] is None:
         s["service_account_issuer"] = "https://kubernetes.default.svc.%s" % s["cluster_domain"]
+
+
+def _settings_choices(s: Dict[str, Any]) -> None:
+    """``cgroup_driver`` and ``kube_proxy_mode`` from their lists, ``feature_gates`` name -> bool, the
+    :data:`_BOOLEANS` true, false (or None)."""
     if s["cgroup_driver"] not in CGROUP_DRIVERS:
         raise KubeConfigError(
             "cgroup_driver must be one of %s (got %r)" % (", ".join(CGROUP_DRIVERS), s["cgroup_driver"])
@@ -320,11 +359,6 @@ def _settings(settings):
     for key in _BOOLEANS:
         if s[key] is not None and not isinstance(s[key], bool):
             raise KubeConfigError("%s must be true or false (got %r)" % (key, s[key]))
-    s["tls_cipher_suites"] = tls_cipher_suites(s["tls_cipher_suites"])
-    for key in (k for k in DEFAULTS if k.endswith(("_extra_args", "_overrides")) or k == "node_labels"):
-        if not isinstance(s[key], dict):
-            raise KubeConfigError("%s must be a dict (got %r)" % (key, s[key]))
-    return s
 
 
 def tls_cipher_suites(value):
