@@ -80,3 +80,19 @@ def report_figure(text):
     with open(path, "a", encoding="utf-8") as handle:
         handle.write("%s: %s\n" % (os.environ.get("MOLECULE_SCENARIO_NAME", "lab"), text))
     print(text)
+
+
+def one_at_a_time(windows, reads=None):
+    """What breaks "one host at a time" in a restart timeline, as a list of sentences (empty: nothing).
+
+    ``windows``: (stop began, running again) per restarted service, any order; ``reads``: (time, ok) of a client
+    polling through the load balancer meanwhile, or None. Two windows must not overlap, and with ``reads`` the
+    client must have had an answer between the end of one window and the start of the next."""
+    problems = []
+    ordered = sorted(windows)
+    for (down, up), (next_down, next_up) in zip(ordered, ordered[1:]):
+        if next_down <= up:
+            problems.append("down together: (%.1f, %.1f) and (%.1f, %.1f)" % (down, up, next_down, next_up))
+        elif reads is not None and not any(ok and up < at < next_down for at, ok in reads):
+            problems.append("no answer between %.1f and %.1f" % (up, next_down))
+    return problems

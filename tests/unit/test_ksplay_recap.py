@@ -29,3 +29,26 @@ def test_recap_reads_every_matching_host():
 def test_recap_without_a_host_line_fails(output):
     with pytest.raises(AssertionError, match="no PLAY RECAP line"):
         recap(output)
+
+
+# one_at_a_time: the timeline check of the rolling restarts (scale.yml, site.yml) in Molecule `cluster`
+from ksplay import one_at_a_time  # noqa: E402
+
+
+def test_one_at_a_time_accepts_a_roll_with_answers_between_the_restarts():
+    windows = [(30.0, 40.0), (10.0, 20.0), (50.0, 60.0)]  # any order
+    reads = [(25.0, True), (45.0, True), (55.0, False)]
+    assert one_at_a_time(windows, reads) == []
+    assert one_at_a_time(windows) == []
+
+
+def test_one_at_a_time_reports_overlapping_windows():
+    assert one_at_a_time([(10.0, 20.0), (15.0, 30.0)], [(12.0, True)]) == [
+        "down together: (10.0, 20.0) and (15.0, 30.0)"
+    ]
+    assert one_at_a_time([(10.0, 20.0), (20.0, 30.0)]) != []  # back-to-back: the second stopped as the first rose
+
+
+def test_one_at_a_time_reports_a_gap_without_an_answer():
+    reads = [(22.0, False), (25.0, False), (45.0, True), (5.0, True)]  # only failed reads between the first two
+    assert one_at_a_time([(10.0, 20.0), (30.0, 40.0), (50.0, 60.0)], reads) == ["no answer between 20.0 and 30.0"]

@@ -6,14 +6,22 @@ scale.yml --limit; a scale.yml run that changes nothing; removing the new contro
 ks-cl-5 and ks-cl-6 start in group `spare` (created, outside the cluster); an extra inventory source puts them in
 control_plane and workers, and ks-cl-4 and ks-cl-5 in etcd (5 members: an odd count, as preflight wants)."""
 
+import base64
+import http.client
 import json
 import os
+import ssl
 import sys
+import tempfile
+import threading
+import time
+
+import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 from kscluster import BUSYBOX, KUBECTL, kubectl_apply, ssh_host  # noqa: E402  (shared scenario helpers)
 from kscluster import deadline_poll as _deadline_poll  # noqa: E402
-from ksplay import recap, run_playbook  # noqa: E402
+from ksplay import one_at_a_time, recap, report_figure, run_playbook  # noqa: E402
 
 CONTROL_PLANE = {"ks-cl-1": "10.127.0.41", "ks-cl-2": "10.127.0.42", "ks-cl-3": "10.127.0.43"}
 NEW_CONTROL_PLANE, NEW_WORKER = ("ks-cl-5", "10.127.0.45"), ("ks-cl-6", "10.127.0.46")
@@ -159,11 +167,119 @@ def test_removing_an_etcd_member_while_another_is_stopped_is_refused():
     assert _deadline_poll(_etcd_healthy, 120), "etcd not healthy after the check"
 
 
+def _sha256s(names, paths):
+    return {n: _host(n).check_output("sha256sum %s" % " ".join(paths)) for n in names}
+
+
+def test_a_new_host_listed_first_in_control_plane_is_refused_before_any_pki_change():
+    """The newcomer's likeliest mistake when growing a cluster: the new host put first in group control_plane, where
+    kubesmith looks for the CAs. site.yml stops in preflight with the cause and the fix in its message, before
+    anything changes on any host (certificates, keys and the encryption file checked byte for byte); the cluster
+    keeps serving."""
+    first = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "new-host-first.yml")
+    with open(first, "w", encoding="utf-8") as handle:
+        handle.write("all:\n  children:\n    control_plane:\n      hosts:\n        %s: {}\n" % NEW_CONTROL_PLANE[0])
+    kept = [
+        "/etc/kubernetes/pki/ca.crt",
+        "/etc/kubernetes/pki/ca.key",
+        "/etc/kubernetes/pki/sa.key",
+        "/etc/etcd/pki/ca.key",
+        "/etc/kubernetes/encryption-config.yaml",
+    ]
+    before = _sha256s(CONTROL_PLANE, kept)
+    _kubectl("delete secret ks-new-first --ignore-not-found")
+    assert _kubectl("create secret generic ks-new-first --from-literal=word=still-here").rc == 0
+    rc, output = run_playbook("site.yml", inventories_first=[first], timeout=900)
+    flat = " ".join(output.split())  # the callback wraps long messages
+    assert rc != 0, output[-3000:]
+    assert "missing on the primary control-plane host %s" % NEW_CONTROL_PLANE[0] in flat, output[-3000:]
+    assert "If %s is a new host, list a control-plane host that already runs first" % NEW_CONTROL_PLANE[0] in flat
+    stats = recap(output)
+    assert NEW_CONTROL_PLANE[0] in stats, stats  # it really was in the play
+    assert _unchanged(output), stats  # refused by preflight, before the node step writes any host's /etc/hosts
+    assert not _host(NEW_CONTROL_PLANE[0]).file("/etc/kubernetes/pki").exists, "no PKI file was written"
+    assert _sha256s(CONTROL_PLANE, kept) == before
+    for name, address in CONTROL_PLANE.items():
+        word = _kubectl(
+            "--server https://%s:6443 get secret ks-new-first -o jsonpath={.data.word}" % address, host=name
+        )
+        assert base64.b64decode(word.stdout) == b"still-here", (name, word.stderr)
+    _kubectl("delete secret ks-new-first")
+
+
+class _VipReader(threading.Thread):
+    """GET /readyz through the VIP from the controller, a new connection every 0.2 s (so each one is balanced
+    again), as the admin (the fetched admin.conf). Records (time.monotonic(), ok, error) per read: the hosts are
+    containers on this kernel, so the times compare with systemd's monotonic timestamps on the hosts."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "private", "admin.conf")
+        with open(path, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle)
+        cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+        self._dir = tempfile.TemporaryDirectory()
+        files = {}
+        for key in ("certificate-authority-data", "client-certificate-data", "client-key-data"):
+            files[key] = os.path.join(self._dir.name, key)
+            with open(files[key], "wb") as handle:
+                handle.write(base64.b64decode((cluster if key.startswith("certificate") else user)[key]))
+        self._context = ssl.create_default_context(cafile=files["certificate-authority-data"])
+        self._context.load_cert_chain(files["client-certificate-data"], files["client-key-data"])
+        self.reads, self._halt = [], threading.Event()  # not _stop: threading.Thread has one
+
+    def run(self):
+        while not self._halt.is_set():
+            at, ok, error = time.monotonic(), False, ""
+            try:
+                connection = http.client.HTTPSConnection(VIP, LB_PORT, timeout=5, context=self._context)
+                connection.request("GET", "/readyz")
+                response = connection.getresponse()
+                ok, error = response.status == 200, "HTTP %d" % response.status
+                connection.close()
+            except (OSError, http.client.HTTPException) as exc:
+                error = repr(exc)
+            self.reads.append((at, ok, error))
+            self._halt.wait(0.2)  # the reader's pace, not a wait for anything
+
+    def stop(self):
+        self._halt.set()
+        self.join(10)
+        self._dir.cleanup()
+        return self.reads
+
+
+def _restart_window(name):
+    """(stop began, running again) of kube-apiserver on ``name``, in seconds of the kernel's monotonic clock."""
+    out = _host(name).check_output(
+        "systemctl show kube-apiserver -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic"
+    )
+    values = dict(line.split("=", 1) for line in out.splitlines())
+    return int(values["ActiveExitTimestampMonotonic"]) / 1e6, int(values["ActiveEnterTimestampMonotonic"]) / 1e6
+
+
 def test_scale_adds_a_control_plane_host_and_a_worker_without_touching_the_workloads():
     before = _pods()
     assert before
-    rc, output = run_playbook("scale.yml", inventories=_grown(), timeout=1200)
+    reader = _VipReader()
+    started = time.monotonic()
+    reader.start()
+    try:
+        rc, output = run_playbook("scale.yml", inventories=_grown(), timeout=1200)
+    finally:
+        reads = reader.stop()
     assert rc == 0, output[-4000:]
+    # one apiserver at a time: each running apiserver restarted (for the 5 etcd endpoints), the windows from stop to
+    # running again do not overlap, and the API answered through the VIP between one restart and the next
+    windows = sorted(_restart_window(name) for name in CONTROL_PLANE)
+    failed = [(at, error) for at, ok, error in reads if not ok]
+    report_figure(
+        "scale.yml: apiserver restart windows %s s after the start; %d of %d reads through the VIP failed"
+        % ([(round(a - started, 1), round(b - started, 1)) for a, b in windows], len(failed), len(reads))
+    )
+    assert len(reads) > 100 and all(down > started for down, _ in windows), (windows, started)
+    assert one_at_a_time(windows, [(at, ok) for at, ok, _ in reads]) == [], windows
+    assert len(failed) <= len(reads) // 10, failed  # haproxy retries a refused connection on another apiserver
     assert "adding ks-cl-4, ks-cl-5, ks-cl-6" in output  # ks-cl-4: a new etcd member
     for name in (NEW_CONTROL_PLANE[0], NEW_WORKER[0]):
         assert _deadline_poll(lambda name=name: _node_ready(name), 120), name
