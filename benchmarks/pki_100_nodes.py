@@ -29,9 +29,9 @@ if not os.path.islink(_link):
     os.symlink("../../..", _link)
 sys.path.insert(0, COLLECTIONS)
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki as P  # noqa: E402
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_crypto as C  # noqa: E402
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_engine as E  # noqa: E402
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import crypto as C  # noqa: E402
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import engine as E  # noqa: E402
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import plan as P  # noqa: E402
 
 
 def inventory(nodes, stacked):

@@ -27,11 +27,11 @@ UTILS = "plugins/module_utils"
 TESTS = "tests/unit/plugins/module_utils"
 # The decision code the issue names, with the tests that pin it down.
 TARGETS = [
-    (UTILS + "/etcd_quorum.py", [], [TESTS + "/test_etcd_quorum.py"]),
-    (UTILS + "/upgrade_plan.py", [], [TESTS + "/test_upgrade_plan.py"]),
-    (UTILS + "/pki.py", ["leaf_reasons", "plan", "validate_reissue"], [TESTS + "/test_pki.py"]),
+    (UTILS + "/etcd/quorum.py", [], [TESTS + "/test_etcd_quorum.py"]),
+    (UTILS + "/upgrade/plan.py", [], [TESTS + "/test_upgrade_plan.py"]),
+    (UTILS + "/pki/plan.py", ["leaf_reasons", "plan", "validate_reissue"], [TESTS + "/test_pki.py"]),
     (
-        UTILS + "/preflight.py",
+        UTILS + "/cluster/preflight.py",
         [
             "parse_cidr",
             "network_errors",

@@ -5,15 +5,17 @@
 
 Documented in ``plugins/modules/kube_pki.py``. Per host: one ``pki_files`` call reads what exists, the plan is made
 here with ``cryptography``, one ``pki_files`` call writes what changed. All decisions are in
-``module_utils/pki*.py``; this file resolves options, talks to the host and shapes the result.
+``module_utils/pki/``; this file resolves options, talks to the host and shapes the result.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible_collections.kubesmith.cluster.plugins.module_utils import lb_config, pki_crypto, pki_engine
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import load_balancer as lb_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import crypto as pki_crypto
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import engine as pki_engine
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.plan import (
     CA_IDS,
     KEY_ALGORITHMS,
     SERVICE_ACCOUNT,

@@ -12,7 +12,7 @@ Several filters live in this file; each is called as ``kubesmith.cluster.<name>`
   playbook or survey of the collection declares (typos), naming the closest known names.
 - ``inventory_errors(groups, hostvars, settings)`` and ``host_errors(host, hostvars, settings)``: the preflight
   checks; a list of one-line messages, empty when everything is fine. Decisions live in
-  ``plugins/module_utils/preflight.py``.
+  ``plugins/module_utils/cluster/preflight.py``.
 
 Examples::
 
@@ -34,7 +34,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.kubesmith.cluster.plugins.module_utils import net_address, preflight
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import address as net_address
 
 try:
     import netaddr

@@ -3,8 +3,8 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Kubernetes version table and component configuration filters for kubesmith.cluster.
 
-Every filter is called as ``kubesmith.cluster.<name>``; the logic lives in ``plugins/module_utils/kube_versions.py``
-(the version table) and ``plugins/module_utils/kube_config.py`` (the renderers, whose docstring documents every
+Every filter is called as ``kubesmith.cluster.<name>``; the logic lives in ``plugins/module_utils/kube/versions.py``
+(the version table) and ``plugins/module_utils/kube/config.py`` (the renderers, whose docstring documents every
 ``settings`` key). ``version`` is ``v1.20.2``, ``1.20.2+kubesmith.1``, ``1.37.1`` or a bare minor ``'1.35'``
 (quote it in YAML). Bad input raises an ``AnsibleFilterError`` that names the filter and says what to fix.
 
@@ -59,7 +59,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config, kube_nodes, kube_versions
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kube_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import nodes as kube_nodes
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kube_versions
 
 _ERRORS = (kube_config.KubeConfigError, kube_versions.KubeVersionError, kube_nodes.KubeNodeError)
 

@@ -14,8 +14,8 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_args import ETCD_TLS_SPEC
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_client import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.args import ETCD_TLS_SPEC
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.client import (
     EtcdClient,
     EtcdError,
     SnapshotError,

@@ -9,7 +9,7 @@ import os
 import subprocess
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config as kc
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kc
 
 MIRROR = os.environ.get("KS_MIRROR_DIR", "/var/cache/kubesmith/mirror")
 BIN_DIR = os.environ.get("KS_KUBE_BIN_DIR", os.path.join(MIRROR, "dl.k8s.io/release/v1.20.2/bin/linux/amd64"))

@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kubesmith.cluster.plugins.filter import encryption_rotation as F
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kube_config
 
 KEY = {"name": "key1", "secret": "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE="}
 

@@ -1,4 +1,4 @@
-"""Tests of module_utils/artifacts.py with real tar archives built in tmp_path."""
+"""Tests of module_utils/artifacts/installer.py with real tar archives built in tmp_path."""
 
 import gzip
 import hashlib
@@ -8,8 +8,8 @@ import stat
 import tarfile
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import artifacts as A
-from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts import installer as A
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.installer import (
     MARKER,
     ArtifactError,
     Installer,

@@ -1,12 +1,12 @@
-"""Tests of module_utils/encryption_rotation.py: the rotation phase read from every apiserver's keys, including
+"""Tests of module_utils/cluster/encryption_rotation.py: the rotation phase read from every apiserver's keys, including
 interrupted runs, and the refusals of states no rotation produces."""
 
 import base64
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import encryption_rotation as R
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config
-from ansible_collections.kubesmith.cluster.plugins.module_utils.encryption_rotation import RotationError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import encryption_rotation as R
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster.encryption_rotation import RotationError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kube_config
 
 SECRETS = {n: base64.b64encode(bytes([i]) * 32).decode() for i, n in enumerate(["key1", "key2", "key3", "old"], 1)}
 NEW = base64.b64encode(b"n" * 32).decode()

@@ -1,4 +1,4 @@
-"""site.yml's choice of the encryption keys (module_utils/encryption_rotation.site_keys and the filter
+"""site.yml's choice of the encryption keys (module_utils/cluster/encryption_rotation.site_keys and the filter
 kube_encryption_site_keys): a key in use is never dropped or replaced, whichever host lost its file or comes first."""
 
 import base64
@@ -6,8 +6,8 @@ import base64
 import pytest
 import yaml
 from ansible_collections.kubesmith.cluster.plugins.filter.encryption_rotation import kube_encryption_site_keys
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config
-from ansible_collections.kubesmith.cluster.plugins.module_utils.encryption_rotation import site_keys
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster.encryption_rotation import site_keys
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kube_config
 
 K1 = {"name": "key1", "secret": base64.b64encode(b"1" * 32).decode()}
 K2 = {"name": "key2", "secret": base64.b64encode(b"2" * 32).decode()}

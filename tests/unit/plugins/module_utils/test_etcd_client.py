@@ -10,8 +10,8 @@ import ssl
 import struct
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import etcd_client as E
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_quorum import MemberView
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd import client as E
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.quorum import MemberView
 
 EP = "https://10.0.0.1:2379"
 BIG_ID = "17397789333406110508"  # > 2**63: would lose precision as a float, must stay a string

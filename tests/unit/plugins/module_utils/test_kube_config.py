@@ -1,12 +1,12 @@
-"""Unit tests for plugins/module_utils/kube_config.py: every component rendered for every supported minor and
+"""Unit tests for plugins/module_utils/kube/config.py: every component rendered for every supported minor and
 checked against the version table."""
 
 import base64
 import os
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config as kc
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions as kv
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kc
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kv
 
 MINORS = kv.SUPPORTED_MINORS
 VERSIONS = {"1.20": "v1.20.2+kubesmith.1", "1.35": "v1.35.4", "1.36": "1.36.0", "1.37": "v1.37.1"}

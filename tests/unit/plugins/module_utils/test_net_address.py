@@ -1,7 +1,8 @@
-"""Unit tests for plugins/module_utils/net_address.py (a host's node address from its variables)."""
+"""Unit tests for plugins/module_utils/net/address.py (a host's node address from its variables)."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import net_address, preflight
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import address as net_address
 
 
 @pytest.mark.parametrize(

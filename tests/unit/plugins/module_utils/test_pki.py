@@ -1,11 +1,11 @@
-"""Tests of module_utils/pki.py: inventory conventions, the certificate set, and the plan (pure, no crypto)."""
+"""Tests of module_utils/pki/plan.py: inventory conventions, the certificate set, and the plan (pure, no crypto)."""
 
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki as P
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import plan as P
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.plan import (
     CA_COPY,
     ETCD_CA,
     FRONT_PROXY_CA,

@@ -1,4 +1,4 @@
-"""Tests of module_utils/pki_crypto.py and pki_kubeconfig.py: real keys and certificates.
+"""Tests of module_utils/pki/crypto.py and pki_kubeconfig.py: real keys and certificates.
 
 Every certificate is checked three ways: its fields (CN/O/SANs/KU/EKU/validity), ``cryptography`` (signature, and the
 RFC 5280 path builder for server certificates), and the ``openssl verify`` CLI with the TLS purpose it is meant for.
@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import yaml
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki as P
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_crypto as C
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_kubeconfig as K
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import CA_IDS, PkiError, Settings
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import crypto as C
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import kubeconfig as K
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import plan as P
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.plan import CA_IDS, PkiError, Settings
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519

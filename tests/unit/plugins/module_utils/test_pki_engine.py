@@ -1,4 +1,4 @@
-"""Tests of module_utils/pki_engine.py: the CA decision, observe -> plan -> materialize on in-memory hosts.
+"""Tests of module_utils/pki/engine.py: the CA decision, observe -> plan -> materialize on in-memory hosts.
 
 A host is a dict ``path -> {"exists", "content", "mode", "owner", "group"}``, the shape ``pki_files`` returns.
 """
@@ -8,11 +8,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki as P
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_crypto as C
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_engine as E
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_kubeconfig as K
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import CA_IDS, PkiError, Settings
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import crypto as C
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import engine as E
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import kubeconfig as K
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import plan as P
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.plan import CA_IDS, PkiError, Settings
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec

@@ -1,10 +1,10 @@
-"""Unit tests for plugins/module_utils/preflight.py (tables of good and bad inputs)."""
+"""Unit tests for plugins/module_utils/cluster/preflight.py (tables of good and bad inputs)."""
 
 import os
 
 import pytest
 import yaml
-from ansible_collections.kubesmith.cluster.plugins.module_utils import preflight as pf
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight as pf
 
 # --------------------------------------------------------------------------- parse_ip
 

@@ -3,7 +3,7 @@ pod subnet against the kubelet's maxPods. One table of refusals (settings -> the
 inventories that must pass."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import preflight as pf
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight as pf
 
 CP = ["cp1", "cp2", "cp3"]
 

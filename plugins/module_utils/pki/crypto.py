@@ -21,7 +21,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.plan import (
     CA_COMMON_NAMES,
     CertFacts,
     PkiError,

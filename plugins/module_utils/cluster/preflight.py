@@ -18,7 +18,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions, lb_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import load_balancer as lb_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kube_versions
 
 try:
     import netaddr
@@ -523,9 +524,9 @@ def _endpoint_shape_errors(raw):
 def endpoint_errors(groups: dict, hosts: list[dict], settings: dict | None = None) -> list[str]:
     """The API endpoint against the load-balancer mode, every cluster host's address and the cluster networks.
 
-    What the load_balancer role would refuse later (module_utils/lb_config.py), found before any host changes,
-    plus what nothing checked: a VIP that is a host's address in any group or inside a cluster CIDR, an endpoint
-    on a host that runs no apiserver, a URL where a mapping belongs.
+    What the load_balancer role would refuse later (module_utils/cluster/load_balancer.py), found before any host
+    changes, plus what nothing checked: a VIP that is a host's address in any group or inside a cluster CIDR, an
+    endpoint on a host that runs no apiserver, a URL where a mapping belongs.
     """
     settings = with_defaults(settings)
     mode = settings["load_balancer_mode"]

@@ -36,7 +36,7 @@ Cluster:
   ``service_cidr`` ("10.96.0.0/12"), ``pod_cidr`` ("10.244.0.0/16"), ``node_cidr_mask`` (24: each node's pod
   CIDR prefix length, allocated by kube-controller-manager), ``cluster_dns_ip`` (default: the 10th address of
   ``service_cidr``), ``feature_gates`` ({}: name -> bool, given to every component).
-Paths (layout of ``plugins/module_utils/pki.py``):
+Paths (layout of ``plugins/module_utils/pki/plan.py``):
   ``pki_dir`` ("/etc/kubernetes/pki": ca.crt/.key, front-proxy-ca.crt, sa.key/.pub, apiserver.crt,
   apiserver-kubelet-client.crt, front-proxy-client.crt, apiserver-etcd-client.crt, kubelet.crt),
   ``etcd_pki_dir`` ("/etc/etcd/pki": ca.crt), ``kubeconfig_dir`` ("/etc/kubernetes": controller-manager.conf,
@@ -136,7 +136,7 @@ import posixpath
 import re
 from typing import Any, Dict, Optional
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kube_versions
 
 
 class KubeConfigError(ValueError):
@@ -287,7 +287,7 @@ def _merged_settings(settings: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
         raise KubeConfigError(
-            "unknown setting(s) %s; the settings keys are documented in plugins/module_utils/kube_config.py"
+            "unknown setting(s) %s; the settings keys are documented in plugins/module_utils/kube/config.py"
             % ", ".join(unknown)
         )
     s = copy.deepcopy(DEFAULTS)

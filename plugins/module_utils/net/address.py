@@ -15,7 +15,7 @@ before they reach the pure decision modules.
 from __future__ import annotations
 
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.kubesmith.cluster.plugins.module_utils import preflight
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight
 
 
 class NodeAddressError(ValueError):

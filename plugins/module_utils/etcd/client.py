@@ -35,8 +35,8 @@ import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import tls_client
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_quorum import MemberView
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.quorum import MemberView
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import tls as tls_client
 
 # gRPC status codes that the gateway reports in error bodies ("code").
 GRPC_CODES = {

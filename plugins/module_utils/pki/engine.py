@@ -24,8 +24,24 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_kubeconfig
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import kubeconfig as pki_kubeconfig
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.crypto import (
+    CertificateAuthority,
+    ServiceAccountKey,
+    cert_facts,
+    cert_pem,
+    create_ca,
+    issue_leaf,
+    keys_match,
+    load_certificate,
+    load_certificates,
+    load_private_key,
+    load_public_key,
+    private_key_pem,
+    public_key_fingerprint,
+    utcnow,
+)
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.plan import (
     CA_COPY,
     CA_IDS,
     ISSUE,
@@ -41,22 +57,6 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
     PkiError,
     Settings,
     days_left,
-)
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki_crypto import (
-    CertificateAuthority,
-    ServiceAccountKey,
-    cert_facts,
-    cert_pem,
-    create_ca,
-    issue_leaf,
-    keys_match,
-    load_certificate,
-    load_certificates,
-    load_private_key,
-    load_public_key,
-    private_key_pem,
-    public_key_fingerprint,
-    utcnow,
 )
 
 OWNER = "root"

@@ -27,7 +27,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kube_config
 
 
 class KubeNodeError(ValueError):
