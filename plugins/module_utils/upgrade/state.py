@@ -27,7 +27,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.client import EtcdError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.api import EtcdError
 from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kv
 from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.api import KubeApiError
 from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade import plan as upgrade_plan

@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.client import EtcdError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.api import EtcdError
 from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.api import KubeApiError
 from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade import state as us
 
