@@ -1,30 +1,37 @@
+
+
+
 # -*- coding: utf-8 -*-
 # Copyright: kubesmith maintainers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Render each Kubernetes component's command line and configuration objects for a given version.
+"""Kubernetes component settings: the documented settings, their defaults and validation, and the flag builder.
 
 Pure functions, standard library only, no I/O. Every version difference comes from
-``kube_versions.TABLE``; nothing here compares version numbers. Templates use them through the filters in
-``plugins/filter/kube.py`` and write the results with ``to_nice_yaml`` (config objects) or one flag per line in a
-systemd unit (flag lists).
+``kube_versions.TABLE``; nothing here compares version numbers. The renderers live next to this module and read
+their settings through it; templates use them through the filters in ``plugins/filter/kube.py`` and write the
+results with ``to_nice_yaml`` (config objects) or one flag per line in a systemd unit (flag lists).
 
 Public interface (``version`` is any string :func:`kube_versions.lookup` accepts: ``v1.20.2``,
 ``1.20.2+kubesmith.1``, ``1.35``; ``settings`` is the plain dict documented below)::
 
+    kube/control_plane.py:
     apiserver_args(version, settings)            -> ["--flag=value", ...]   kube-apiserver
     authentication_config(version, settings)     -> dict | None             AuthenticationConfiguration file
     controller_manager_args(version, settings)   -> [...]                   kube-controller-manager
     scheduler_config(version, settings)          -> dict                    KubeSchedulerConfiguration
     scheduler_args(version, settings)            -> [...]                   kube-scheduler
+    encryption_config(keys, provider="secretbox", resources=("secrets",), identity_fallback=True, version=None)
+                                                 -> dict                    EncryptionConfiguration
+    audit_policy(version=None)                   -> dict                    audit Policy
+    kube/node_components.py:
     kubelet_config(version, settings)            -> dict                    KubeletConfiguration
     kubelet_args(version, settings)              -> [...]                   kubelet
     kube_proxy_config(version, settings)         -> dict                    KubeProxyConfiguration
     kube_proxy_args(version, settings)           -> [...]                   kube-proxy
-    encryption_config(keys, provider="secretbox", resources=("secrets",), identity_fallback=True, version=None)
-                                                 -> dict                    EncryptionConfiguration
-    audit_policy(version=None)                   -> dict                    audit Policy
+    kube/config.py (this module):
     systemd_exec_args(args)                      -> str                     flags joined for ExecStart=
     config_files(settings)                       -> dict                    where each config file goes
+    tls_cipher_suites(value)                     -> list                    the checked TLS 1.2 suites
 
 Errors are :class:`KubeConfigError` (a ``ValueError``) with a message that names the setting to fix; an
 unsupported version raises ``kube_versions.KubeVersionError``.
@@ -128,15 +135,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import binascii
 import copy
 import ipaddress
 import posixpath
 import re
 from typing import Any, Dict, Optional
-
-from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kube_versions
 
 
 class KubeConfigError(ValueError):
@@ -233,8 +236,6 @@ _BOOLEANS = (
 
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables")
-TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-HEALTH_PATHS = ("/livez", "/readyz", "/healthz")
 # The TLS 1.2 suites every serving component offers by default (TLS 1.3 is always on and has no knob): ECDHE key
 # exchange with an AEAD cipher, nothing else, so TLS 1.0/1.1, static-RSA key exchange and CBC modes cannot be
 # negotiated. The names are ones that Kubernetes 1.20+ and etcd 3.4+ all accept (the etcd role uses this list too).
@@ -247,15 +248,6 @@ TLS_CIPHER_SUITES = (
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
 )
 _CIPHER_SUITE_RE = re.compile(r"^TLS_[A-Z0-9_]+$")
-ENCRYPTION_PROVIDERS = {"secretbox": (32,), "aescbc": (16, 24, 32), "aesgcm": (16, 24, 32)}
-
-# Front-proxy (aggregation layer) request headers: the values every aggregated API server expects.
-_REQUESTHEADER = (
-    ("requestheader-allowed-names", "front-proxy-client"),
-    ("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
-    ("requestheader-group-headers", "X-Remote-Group"),
-    ("requestheader-username-headers", "X-Remote-User"),
-)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -484,154 +476,6 @@ def _join(*parts):
     return posixpath.join(*parts)
 
 
-def apiserver_args(version, settings):
-    """kube-apiserver flags, in a stable order. Requires ``advertise_address`` and ``etcd_servers``."""
-    info = kube_versions.lookup(version)
-    s = _settings(settings)
-    pki, etcd_pki = s["pki_dir"], s["etcd_pki_dir"]
-    advertise = _routable_ip(
-        s, "advertise_address", "kube-apiserver", "it is published as the kubernetes Service endpoint"
-    )
-    etcd = _etcd_servers(_required(s, "etcd_servers", "kube-apiserver"))
-    f = _Flags("kube-apiserver", info)
-    f.add("advertise-address", advertise)
-    f.add("bind-address", str(_ip("apiserver_bind_address", s["apiserver_bind_address"])))
-    f.add("secure-port", _port("apiserver_port", s["apiserver_port"]))
-    if info.apiserver_insecure_port_flag:
-        f.add("insecure-port", 0)
-    f.add("allow-privileged", bool(s["allow_privileged"]))
-    f.add("authorization-mode", "Node,RBAC")
-    plugins = list(s["admission_plugins"])
-    if "NodeRestriction" not in plugins:
-        raise KubeConfigError("admission_plugins must keep NodeRestriction (kubelets may only change their own Node)")
-    f.add("enable-admission-plugins", plugins)
-    if _anonymous_health(info, s):
-        f.add("authentication-config", s["authentication_config_file"])  # anonymous: health paths only
-    else:
-        f.add("anonymous-auth", False)
-    f.add("client-ca-file", _join(pki, "ca.crt"))
-    f.add("tls-cert-file", _join(pki, "apiserver.crt"))
-    f.add("tls-private-key-file", _join(pki, "apiserver.key"))
-    _serving_tls(f, s)
-    f.add("kubelet-client-certificate", _join(pki, "apiserver-kubelet-client.crt"))
-    f.add("kubelet-client-key", _join(pki, "apiserver-kubelet-client.key"))
-    if s["kubelet_certificate_authority"]:
-        f.add("kubelet-certificate-authority", _join(pki, "ca.crt"))
-    f.add("kubelet-preferred-address-types", "InternalIP,Hostname")
-    f.add("etcd-servers", etcd)
-    f.add("etcd-cafile", _join(etcd_pki, "ca.crt"))
-    f.add("etcd-certfile", _join(pki, "apiserver-etcd-client.crt"))
-    f.add("etcd-keyfile", _join(pki, "apiserver-etcd-client.key"))
-    f.add("service-cluster-ip-range", str(_network("service_cidr", s["service_cidr"])))
-    if s["service_node_port_range"]:
-        f.add("service-node-port-range", s["service_node_port_range"])
-    f.add("service-account-issuer", s["service_account_issuer"])
-    f.add("service-account-key-file", _join(pki, "sa.pub"))
-    f.add("service-account-signing-key-file", _join(pki, "sa.key"))
-    f.add("requestheader-client-ca-file", _join(pki, "front-proxy-ca.crt"))
-    for name, value in _REQUESTHEADER:
-        f.add(name, value)
-    f.add("proxy-client-cert-file", _join(pki, "front-proxy-client.crt"))
-    f.add("proxy-client-key-file", _join(pki, "front-proxy-client.key"))
-    if s["enable_aggregator_routing"]:
-        f.add("enable-aggregator-routing", True)
-    if s["encryption_enabled"]:
-        f.add("encryption-provider-config", s["encryption_config_file"])
-        if info.encryption_config_automatic_reload:
-            f.add("encryption-provider-config-automatic-reload", True)
-    if s["audit_enabled"]:
-        f.add("audit-policy-file", s["audit_policy_file"])
-        f.add("audit-log-path", s["audit_log_path"])
-        for key in ("audit_log_maxage", "audit_log_maxbackup", "audit_log_maxsize"):
-            f.add(key.replace("_", "-"), _int(key, s[key]))
-    f.add("profiling", False)
-    if s["feature_gates"]:
-        f.add("feature-gates", _feature_gates(s["feature_gates"]))
-    f.extend(s["apiserver_extra_args"], "apiserver_extra_args")
-    return f.render()
-
-
-def _anonymous_health(info, s):
-    if not s["apiserver_anonymous_health"]:
-        return False
-    if info.authentication_config_api is None:
-        raise KubeConfigError(
-            "apiserver_anonymous_health needs AuthenticationConfiguration anonymous conditions, which Kubernetes "
-            "%s does not have: leave it false and give load-balancer health checks a client certificate" % info.minor
-        )
-    return True
-
-
-def authentication_config(version, settings):
-    """The AuthenticationConfiguration to write to ``authentication_config_file``, or None when not used
-    (``apiserver_anonymous_health`` false). Allows anonymous requests to /livez, /readyz and /healthz only."""
-    info = kube_versions.lookup(version)
-    s = _settings(settings)
-    if not _anonymous_health(info, s):
-        return None
-    return {
-        "apiVersion": info.authentication_config_api,
-        "kind": "AuthenticationConfiguration",
-        "anonymous": {"enabled": True, "conditions": [{"path": p} for p in HEALTH_PATHS]},
-    }
-
-
-def _port(name, value):
-    port = _int(name, value)
-    if not 0 < port < 65536:
-        raise KubeConfigError("%s must be a TCP port (got %r)" % (name, value))
-    return port
-
-
-def _etcd_servers(value):
-    servers = [u.strip() for u in value.split(",") if u.strip()] if isinstance(value, str) else value
-    if not isinstance(servers, (list, tuple)) or not servers:
-        raise KubeConfigError("etcd_servers must be a list of https:// URLs (got %r)" % (value,))
-    for url in servers:
-        if not isinstance(url, str) or not url.startswith("https://") or "," in url:
-            raise KubeConfigError(
-                "etcd_servers: %r is not an https:// URL (the apiserver talks to etcd over TLS with client "
-                "certificates)" % (url,)
-            )
-    return list(servers)
-
-
-def controller_manager_args(version, settings):
-    """kube-controller-manager flags, in a stable order."""
-    info = kube_versions.lookup(version)
-    s = _settings(settings)
-    pki = s["pki_dir"]
-    kubeconfig = _join(s["kubeconfig_dir"], "controller-manager.conf")
-    f = _Flags("kube-controller-manager", info)
-    f.add("bind-address", "127.0.0.1")
-    if info.component_insecure_port_flag:
-        f.add("port", 0)
-    f.add("kubeconfig", kubeconfig)
-    f.add("authentication-kubeconfig", kubeconfig)
-    f.add("authorization-kubeconfig", kubeconfig)
-    f.add("client-ca-file", _join(pki, "ca.crt"))
-    f.add("requestheader-client-ca-file", _join(pki, "front-proxy-ca.crt"))
-    f.add("leader-elect", True)
-    f.add("use-service-account-credentials", True)
-    f.add("cluster-name", s["cluster_name"])
-    f.add("cluster-signing-cert-file", _join(pki, "ca.crt"))
-    f.add("cluster-signing-key-file", _join(pki, "ca.key"))
-    if s["cluster_signing_duration"]:
-        f.add("cluster-signing-duration", s["cluster_signing_duration"])
-    f.add("root-ca-file", _join(pki, "ca.crt"))
-    f.add("service-account-private-key-file", _join(pki, "sa.key"))
-    f.add("allocate-node-cidrs", True)
-    f.add("cluster-cidr", str(_network("pod_cidr", s["pod_cidr"])))
-    f.add("node-cidr-mask-size", s["node_cidr_mask"])
-    f.add("service-cluster-ip-range", str(_network("service_cidr", s["service_cidr"])))
-    f.add("profiling", False)
-    _serving_tls(f, s)
-    if s["feature_gates"]:
-        f.add("feature-gates", _feature_gates(s["feature_gates"]))
-    f.extend(s["controller_manager_extra_args"], "controller_manager_extra_args")
-    return f.render()
-
-
 def _merge(base, overrides):
     """Deep-merge ``overrides`` into a copy of ``base`` (dicts merge, everything else replaces)."""
     out = copy.deepcopy(base)
@@ -649,372 +493,6 @@ def _check_api_version(obj, expected, setting):
             "%s sets apiVersion %r, but this Kubernetes version reads %r: drop it from the overrides"
             % (setting, obj.get("apiVersion"), expected)
         )
-
-
-def scheduler_config(version, settings):
-    """The KubeSchedulerConfiguration object (apiVersion from the table) for ``scheduler_config_file``.
-
-    Rendered for every version so a role can always write the file; :func:`scheduler_args` passes it with
-    ``--config`` only where the table's ``scheduler_uses_config_file`` is true (not on 1.20)."""
-    info = kube_versions.lookup(version)
-    s = _settings(settings)
-    config = {
-        "apiVersion": info.scheduler_config_api,
-        "kind": "KubeSchedulerConfiguration",
-        "clientConnection": {"kubeconfig": _join(s["kubeconfig_dir"], "scheduler.conf")},
-        "leaderElection": {"leaderElect": True},
-        "enableProfiling": False,
-    }
-    config = _merge(config, s["scheduler_config_overrides"])
-    _check_api_version(config, info.scheduler_config_api, "scheduler_config_overrides")
-    return config
-
-
-def scheduler_args(version, settings):
-    """kube-scheduler flags. Where the table says the scheduler runs from a file (1.35+) the settings live in
-    :func:`scheduler_config` and ``--config`` points at it; on 1.20 the same settings are given as flags with
-    ``--port=0`` (a 1.20 config file would reopen the insecure port 10251, see the table notes)."""
-    info = kube_versions.lookup(version)
-    s = _settings(settings)
-    kubeconfig = _join(s["kubeconfig_dir"], "scheduler.conf")
-    f = _Flags("kube-scheduler", info)
-    if info.scheduler_uses_config_file:
-        f.add("config", s["scheduler_config_file"])
-    else:
-        if s["scheduler_config_overrides"]:
-            raise KubeConfigError(
-                "scheduler_config_overrides cannot be used with Kubernetes %s: its kube-scheduler runs from flags "
-                "(use scheduler_extra_args)" % info.minor
-            )
-        f.add("kubeconfig", kubeconfig)
-        f.add("leader-elect", True)
-        f.add("profiling", False)
-    f.add("bind-address", "127.0.0.1")
-    if info.component_insecure_port_flag:
-        f.add("port", 0)
-    f.add("authentication-kubeconfig", kubeconfig)
-    f.add("authorization-kubeconfig", kubeconfig)
-    f.add("client-ca-file", _join(s["pki_dir"], "ca.crt"))
-    f.add("requestheader-client-ca-file", _join(s["pki_dir"], "front-proxy-ca.crt"))
-    _serving_tls(f, s)
-    if s["feature_gates"]:
-        f.add("feature-gates", _feature_gates(s["feature_gates"]))
-    f.extend(s["scheduler_extra_args"], "scheduler_extra_args")
-    return f.render()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Node components
-# --------------------------------------------------------------------------------------------------------------
-
-_LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-
-
-def _node_name(s, component):
-    name = _required(s, "node_name", component)
-    if not isinstance(name, str) or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name) or len(name) > 253:
-        raise KubeConfigError(
-            "node_name %r is not a valid Node name (lower-case letters, digits, '-' and '.')" % (name,)
-        )
-    return name
-
-
-def _taints(value):
-    out = []
-    if not isinstance(value, (list, tuple)):
-        raise KubeConfigError("node_taints must be a list (got %r)" % (value,))
-    for taint in value:
-        if isinstance(taint, str):
-            match = re.match(r"^([^=:]+)(?:=([^:]*))?:(\w+)$", taint.strip())
-            if not match:
-                raise KubeConfigError("node_taints: %r is not key[=value]:Effect" % (taint,))
-            key, val, effect = match.group(1), match.group(2) or "", match.group(3)
-        elif isinstance(taint, dict) and set(taint) <= {"key", "value", "effect"}:
-            key, val, effect = taint.get("key"), taint.get("value") or "", taint.get("effect")
-        else:
-            raise KubeConfigError("node_taints: %r is neither key[=value]:Effect nor {key, value, effect}" % (taint,))
-        if not isinstance(key, str) or not _LABEL_KEY_RE.match(key):
-            raise KubeConfigError("node_taints: key %r is not a valid taint key" % (key,))
-        if not _LABEL_VALUE_RE.match(str(val)):
-            raise KubeConfigError("node_taints: value %r of %s is not a valid taint value" % (val, key))
-        if effect not in TAINT_EFFECTS:
-            raise KubeConfigError(
-                "node_taints: effect %r of %s must be one of %s" % (effect, key, ", ".join(TAINT_EFFECTS))
-            )
-        item = {"key": key, "effect": effect}
-        if val:
-            item["value"] = str(val)
-        out.append(item)
-    return out
-
-
-# Labels a kubelet may set on its own Node in the kubernetes.io / k8s.io namespaces (any other label there makes
-# the kubelet refuse to start; NodeRestriction also refuses node-role.kubernetes.io/ from nodes).
-_KUBELET_LABELS = (
-    "kubernetes.io/hostname",
-    "kubernetes.io/os",
-    "kubernetes.io/arch",
-    "beta.kubernetes.io/os",
-    "beta.kubernetes.io/arch",
-    "beta.kubernetes.io/instance-type",
-    "node.kubernetes.io/instance-type",
-    "topology.kubernetes.io/zone",
-    "topology.kubernetes.io/region",
-    "failure-domain.beta.kubernetes.io/zone",
-    "failure-domain.beta.kubernetes.io/region",
-)
-_KUBELET_LABEL_DOMAINS = ("kubelet.kubernetes.io", "node.kubernetes.io")
-
-
-def _in_domain(domain, parent):
-    return domain == parent or domain.endswith("." + parent)
-
-
-def _kubelet_may_set(key):
-    domain = key.split("/", 1)[0] if "/" in key else ""
-    if not (_in_domain(domain, "kubernetes.io") or _in_domain(domain, "k8s.io")):
-        return True
-    return key in _KUBELET_LABELS or any(_in_domain(domain, d) for d in _KUBELET_LABEL_DOMAINS)
-
-
-def _labels(value):
-    out = []
-    for key in sorted(value):
-        val = value[key]
-        val = _flag_value(val) if isinstance(val, bool) else ("" if val is None else str(val))
-        if not isinstance(key, str) or not _LABEL_KEY_RE.match(key) or not _LABEL_VALUE_RE.match(val):
-            raise KubeConfigError("node_labels: %r=%r is not a valid label" % (key, val))
-        if not _kubelet_may_set(key):
-            raise KubeConfigError(
-                "node_labels: the kubelet may not set %s on its own Node (kubernetes.io/k8s.io labels are limited to "
-                "the node.kubernetes.io/ and kubelet.kubernetes.io/ prefixes and a few well-known keys; "
-                "node-role.kubernetes.io/ is refused by NodeRestriction): apply it through the API" % key
-            )
-        out.append("%s=%s" % (key, val))
-    return out
-
-
-def kubelet_config(version, settings):
-    """The KubeletConfiguration object for ``kubelet_config_file``. Requires ``node_ip`` (for ``address``)."""
-    info = kube_versions.lookup(version)
-    s = _settings(settings)
-    pki = s["pki_dir"]
-    node_ip = _routable_ip(
-        s, "node_ip", "the kubelet", "kubelet refuses a loopback node IP and the node then has no address"
-    )
-    config = {
-        "apiVersion": info.kubelet_config_api,
-        "kind": "KubeletConfiguration",
-        "address": node_ip,
-        "authentication": {
-            "anonymous": {"enabled": False},
-            "webhook": {"enabled": True},
-            "x509": {"clientCAFile": _join(pki, "ca.crt")},
-        },
-        "authorization": {"mode": "Webhook"},
-        "cgroupDriver": s["cgroup_driver"],
-        "clusterDNS": [str(_ip("cluster_dns_ip", s["cluster_dns_ip"]))],
-        "clusterDomain": s["cluster_domain"],
-        "failSwapOn": bool(s["fail_swap_on"]),
-        "protectKernelDefaults": bool(s["protect_kernel_defaults"]),
-        "healthzBindAddress": "127.0.0.1",
-        "healthzPort": 10248,
-        "readOnlyPort": 0,
-        "resolvConf": s["resolv_conf"],
-        "rotateCertificates": False,
-        "serverTLSBootstrap": False,
-        "tlsCertFile": _join(pki, "kubelet.crt"),
-        "tlsPrivateKeyFile": _join(pki, "kubelet.key"),
-        "tlsMinVersion": "VersionTLS12",
-    }
-    if s["tls_cipher_suites"]:
-        config["tlsCipherSuites"] = s["tls_cipher_suites"]
-    if info.kubelet_runtime_endpoint_in_config:
-        config["containerRuntimeEndpoint"] = _cri_socket(s)
-    if info.kubelet_taints_in_config and s["node_taints"]:
-        config["registerWithTaints"] = _taints(s["node_taints"])
-    if s["fail_cgroup_v1"] is not None and info.kubelet_fail_cgroup_v1_default:
-        config["failCgroupV1"] = bool(s["fail_cgroup_v1"])
-    if s["feature_gates"]:
-        config["featureGates"] = dict(sorted(s["feature_gates"].items()))
-    config = _merge(config, s["kubelet_config_overrides"])
-    _check_api_version(config, info.kubelet_config_api, "kubelet_config_overrides")
-    return config
-
-
-def _cri_socket(s):
-    socket = s["cri_socket"]
-    if not isinstance(socket, str) or not socket.startswith("unix:///"):
-        raise KubeConfigError("cri_socket must be a unix:/// URL such as unix:///run/containerd/containerd.sock")
-    return socket
-
-
-def kubelet_args(version, settings):
-    """kubelet flags: what has no KubeletConfiguration field (and, on 1.20, the container runtime)."""
-    info = kube_versions.lookup(version)
-    s = _settings(settings)
-    node_ip = _routable_ip(
-        s, "node_ip", "the kubelet", "kubelet refuses a loopback node IP and the node then has no address"
-    )
-    f = _Flags("kubelet", info)
-    f.add("config", s["kubelet_config_file"])
-    f.add("kubeconfig", _join(s["kubeconfig_dir"], "kubelet.conf"))
-    if info.kubelet_container_runtime_flag:
-        f.add("container-runtime", "remote")
-    if not info.kubelet_runtime_endpoint_in_config:
-        f.add("container-runtime-endpoint", _cri_socket(s))
-    f.add("hostname-override", _node_name(s, "the kubelet"))
-    f.add("node-ip", node_ip)
-    labels = _labels(s["node_labels"])
-    if labels:
-        f.add("node-labels", labels)
-    if not info.kubelet_taints_in_config and s["node_taints"]:
-        f.add(
-            "register-with-taints",
-            [
-                "%s%s:%s" % (t["key"], "=" + t["value"] if "value" in t else "", t["effect"])
-                for t in _taints(s["node_taints"])
-            ],
-        )
-    if s["kubelet_root_dir"]:
-        f.add("root-dir", s["kubelet_root_dir"])
-    f.extend(s["kubelet_extra_args"], "kubelet_extra_args")
-    return f.render()
-
-
-def kube_proxy_config(version, settings):
-    """The KubeProxyConfiguration object for ``kube_proxy_config_file``."""
-    info = kube_versions.lookup(version)
-    s = _settings(settings)
-    config = {
-        "apiVersion": info.kube_proxy_config_api,
-        "kind": "KubeProxyConfiguration",
-        "clientConnection": {"kubeconfig": _join(s["kubeconfig_dir"], "kube-proxy.conf")},
-        "hostnameOverride": _node_name(s, "kube-proxy"),
-        "mode": s["kube_proxy_mode"],
-        "clusterCIDR": str(_network("pod_cidr", s["pod_cidr"])),
-        "healthzBindAddress": "127.0.0.1:10256",
-        "metricsBindAddress": "127.0.0.1:10249",
-        "enableProfiling": False,
-    }
-    if s["node_ip"] is not None:
-        config["bindAddress"] = _routable_ip(s, "node_ip", "kube-proxy", "it is the node's primary address")
-    if s["conntrack_max_per_core"] is not None:
-        config["conntrack"] = {"maxPerCore": _int("conntrack_max_per_core", s["conntrack_max_per_core"])}
-    if s["feature_gates"]:
-        config["featureGates"] = dict(sorted(s["feature_gates"].items()))
-    config = _merge(config, s["kube_proxy_config_overrides"])
-    _check_api_version(config, info.kube_proxy_config_api, "kube_proxy_config_overrides")
-    return config
-
-
-def kube_proxy_args(version, settings):
-    """kube-proxy flags: only ``--config`` (everything else is in :func:`kube_proxy_config`) plus extras."""
-    info = kube_versions.lookup(version)
-    s = _settings(settings)
-    f = _Flags("kube-proxy", info)
-    f.add("config", s["kube_proxy_config_file"])
-    f.extend(s["kube_proxy_extra_args"], "kube_proxy_extra_args")
-    return f.render()
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Encryption at rest and audit
-# --------------------------------------------------------------------------------------------------------------
-
-
-def encryption_config(keys, provider="secretbox", resources=("secrets",), identity_fallback=True, version=None):
-    """The EncryptionConfiguration for ``encryption_config_file``.
-
-    ``keys``: list of ``{"name": ..., "secret": <base64>}``, newest first. The first key encrypts new writes;
-    every key decrypts. Key rotation: put the new key first, restart (or let 1.35+ reload), rewrite all Secrets
-    (``kubectl get secrets -A -o json | kubectl replace -f -``), then drop the old key.
-    ``provider``: ``secretbox`` (XSalsa20-Poly1305, 32-byte keys; default), ``aescbc`` or ``aesgcm``. A key may
-    name its own ``provider`` (a rotation from one provider to another holds a key of each): consecutive keys of
-    one provider share one provider entry, in the order given.
-    ``identity_fallback``: keep ``identity`` last so data written before encryption was turned on stays
-    readable (remove it once everything was rewritten).
-    ``version``: the Kubernetes version whose table row gives the apiVersion (default: the newest minor; the
-    apiVersion ``apiserver.config.k8s.io/v1`` is the same for every supported minor).
-    """
-    _encryption_provider(provider)
-    if not isinstance(keys, (list, tuple)) or not keys:
-        raise KubeConfigError("encryption keys must be a non-empty list of {name, secret} (newest first)")
-    names, providers = set(), []
-    for key in keys:
-        if not isinstance(key, dict) or not {"name", "secret"} <= set(key) <= {"name", "secret", "provider"}:
-            raise KubeConfigError("each encryption key must be a dict with name and secret (and optionally provider)")
-        name, secret = key["name"], key["secret"]
-        own = _encryption_provider(key.get("provider") or provider)
-        if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name) or name in names:
-            raise KubeConfigError("encryption key name %r is empty, malformed or used twice" % (name,))
-        names.add(name)
-        try:
-            raw = base64.b64decode(str(secret), validate=True)
-        except (binascii.Error, ValueError):
-            # The secret itself is never put into a message.
-            raise KubeConfigError("encryption key %s: the secret is not valid base64" % name) from None
-        if len(raw) not in ENCRYPTION_PROVIDERS[own]:
-            raise KubeConfigError(
-                "encryption key %s: %s needs a key of %s bytes (base64 of `head -c 32 /dev/urandom`), got %d bytes"
-                % (name, own, " or ".join(str(n) for n in ENCRYPTION_PROVIDERS[own]), len(raw))
-            )
-        if not providers or own not in providers[-1]:
-            providers.append({own: {"keys": []}})
-        providers[-1][own]["keys"].append({"name": name, "secret": str(secret)})
-    if isinstance(resources, str) or not resources or not all(isinstance(r, str) and r for r in resources):
-        raise KubeConfigError("encryption resources must be a list of resource names such as [secrets]")
-    if identity_fallback:
-        providers.append({"identity": {}})
-    info = kube_versions.lookup(version or kube_versions.DEFAULT_MINOR)
-    return {
-        "apiVersion": info.encryption_config_api,
-        "kind": "EncryptionConfiguration",
-        "resources": [{"resources": list(resources), "providers": providers}],
-    }
-
-
-def _encryption_provider(provider):
-    if provider not in ENCRYPTION_PROVIDERS:
-        raise KubeConfigError(
-            "encryption provider %r is not one of %s" % (provider, ", ".join(sorted(ENCRYPTION_PROVIDERS)))
-        )
-    return provider
-
-
-def audit_policy(version=None):
-    """An audit Policy that records who did what without ever logging a Secret's content.
-
-    Health probes, events and the leader-election/node heartbeat leases are not logged; everything else is
-    logged at Metadata level (user, verb, resource, response code), from ResponseStarted on.
-    ``version`` picks the table row for the apiVersion (default: the newest minor)."""
-    info = kube_versions.lookup(version or kube_versions.DEFAULT_MINOR)
-    return {
-        "apiVersion": info.audit_policy_api,
-        "kind": "Policy",
-        "omitStages": ["RequestReceived"],
-        "rules": [
-            {"level": "None", "nonResourceURLs": ["/healthz*", "/livez*", "/readyz*", "/version"]},
-            {"level": "None", "resources": [{"group": "", "resources": ["events"]}]},
-            {"level": "None", "resources": [{"group": "events.k8s.io", "resources": ["events"]}]},
-            {
-                "level": "None",
-                "verbs": ["get", "update"],
-                "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}],
-            },
-            {
-                "level": "None",
-                "users": ["system:kube-proxy"],
-                "verbs": ["watch"],
-                "resources": [
-                    {"group": "", "resources": ["endpoints", "services", "services/status"]},
-                    {"group": "discovery.k8s.io", "resources": ["endpointslices"]},
-                ],
-            },
-            {"level": "Metadata"},
-        ],
-    }
 
 
 # --------------------------------------------------------------------------------------------------------------
