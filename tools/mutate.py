@@ -31,9 +31,16 @@ TARGETS = [
     (UTILS + "/upgrade/plan.py", [], [TESTS + "/test_upgrade_plan.py"]),
     (UTILS + "/pki/plan.py", ["leaf_reasons", "plan", "validate_reissue"], [TESTS + "/test_pki.py"]),
     (
+        UTILS + "/net/address.py",
+        ["parse_cidr"],
+        [
+            "tests/unit/plugins/module_utils/test_preflight.py",
+            "tests/unit/plugins/module_utils/test_preflight_endpoint.py",
+        ],
+    ),
+    (
         UTILS + "/cluster/preflight.py",
         [
-            "parse_cidr",
             "network_errors",
             "_overlap",
             "_service_cidr_errors",
