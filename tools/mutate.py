@@ -29,7 +29,8 @@ TESTS = "tests/unit/plugins/module_utils"
 TARGETS = [
     (UTILS + "/etcd/quorum.py", [], [TESTS + "/test_etcd_quorum.py"]),
     (UTILS + "/upgrade/plan.py", [], [TESTS + "/test_upgrade_plan.py"]),
-    (UTILS + "/pki/plan.py", ["leaf_reasons", "plan", "validate_reissue"], [TESTS + "/test_pki.py"]),
+    (UTILS + "/pki/plan.py", ["leaf_reasons", "plan"], [TESTS + "/test_pki.py"]),
+    (UTILS + "/pki/specs.py", ["validate_reissue"], [TESTS + "/test_pki.py"]),
     (
         UTILS + "/net/address.py",
         ["parse_cidr"],

@@ -43,7 +43,7 @@ Cluster:
   ``service_cidr`` ("10.96.0.0/12"), ``pod_cidr`` ("10.244.0.0/16"), ``node_cidr_mask`` (24: each node's pod
   CIDR prefix length, allocated by kube-controller-manager), ``cluster_dns_ip`` (default: the 10th address of
   ``service_cidr``), ``feature_gates`` ({}: name -> bool, given to every component).
-Paths (layout of ``plugins/module_utils/pki/plan.py``):
+Paths (layout of ``plugins/module_utils/pki/specs.py``):
   ``pki_dir`` ("/etc/kubernetes/pki": ca.crt/.key, front-proxy-ca.crt, sa.key/.pub, apiserver.crt,
   apiserver-kubelet-client.crt, front-proxy-client.crt, apiserver-etcd-client.crt, kubelet.crt),
   ``etcd_pki_dir`` ("/etc/etcd/pki": ca.crt), ``kubeconfig_dir`` ("/etc/kubernetes": controller-manager.conf,
