@@ -29,9 +29,11 @@ if not os.path.islink(_link):
     os.symlink("../../..", _link)
 sys.path.insert(0, COLLECTIONS)
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki as P  # noqa: E402
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_crypto as C  # noqa: E402
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_engine as E  # noqa: E402
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import crypto as C  # noqa: E402
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import engine as E  # noqa: E402
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import model as PM  # noqa: E402
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import plan as P  # noqa: E402
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import specs as PS  # noqa: E402
 
 
 def inventory(nodes, stacked):
@@ -59,7 +61,7 @@ def present(view, settings, hosts, disks, ca_dict, now, reissue=()):
     counts = {"issue": 0, "write": 0, "permissions": 0}
     for host in hosts:
         material = E.Material.from_dict(ca_dict, now)  # every host's task loads the registered CA material
-        specs = P.required_certificates(view, settings, host=host)
+        specs = PS.required_certificates(view, settings, host=host)
         observed, existing = E.observe(specs, disks[host], material, settings)
         actions = P.plan(specs, observed, now, settings, material.not_after(), reissue)
         if actions:
@@ -81,16 +83,16 @@ def timed(label, func, show=True):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=100)
-    parser.add_argument("--algorithm", default="ecdsa-p256", choices=P.KEY_ALGORITHMS)
+    parser.add_argument("--algorithm", default="ecdsa-p256", choices=PM.KEY_ALGORITHMS)
     parser.add_argument("--stacked", action="store_true", help="etcd on the control-plane hosts")
     args = parser.parse_args()
 
     groups, hostvars, hosts = inventory(args.nodes, args.stacked)
-    settings = P.Settings(key_algorithm=args.algorithm, api_endpoint_host="api.example.org")
-    view = P.inventory_view(groups, hostvars)
+    settings = PM.Settings(key_algorithm=args.algorithm, api_endpoint_host="api.example.org")
+    view = PM.inventory_view(groups, hostvars)
     now = C.utcnow().replace(microsecond=0)
     disks = {h: {} for h in hosts}
-    leaves = sum(1 for s in P.required_certificates(view, settings) if s.kind == P.LEAF)
+    leaves = sum(1 for s in PS.required_certificates(view, settings) if s.kind == PM.LEAF)
     print(
         "kube_pki controller work: %d hosts (%s etcd), %d leaf certificates, %s"
         % (len(hosts), "stacked" if args.stacked else "external", leaves, args.algorithm)
@@ -100,7 +102,7 @@ def main():
 
     def ca():
         material, changes, entries, _ = E.resolve_material(
-            P.required_certificates(view, settings, host=primary), disks[primary], settings, now=now
+            PS.required_certificates(view, settings, host=primary), disks[primary], settings, now=now
         )
         apply(disks[primary], entries)
         return material.to_dict()

@@ -27,13 +27,21 @@ UTILS = "plugins/module_utils"
 TESTS = "tests/unit/plugins/module_utils"
 # The decision code the issue names, with the tests that pin it down.
 TARGETS = [
-    (UTILS + "/etcd_quorum.py", [], [TESTS + "/test_etcd_quorum.py"]),
-    (UTILS + "/upgrade_plan.py", [], [TESTS + "/test_upgrade_plan.py"]),
-    (UTILS + "/pki.py", ["leaf_reasons", "plan", "validate_reissue"], [TESTS + "/test_pki.py"]),
+    (UTILS + "/etcd/quorum.py", [], [TESTS + "/test_etcd_quorum.py"]),
+    (UTILS + "/upgrade/plan.py", [], [TESTS + "/test_upgrade_plan.py"]),
+    (UTILS + "/pki/plan.py", ["leaf_reasons", "plan"], [TESTS + "/test_pki.py"]),
+    (UTILS + "/pki/specs.py", ["validate_reissue"], [TESTS + "/test_pki.py"]),
     (
-        UTILS + "/preflight.py",
+        UTILS + "/net/address.py",
+        ["parse_cidr"],
         [
-            "parse_cidr",
+            "tests/unit/plugins/module_utils/test_preflight.py",
+            "tests/unit/plugins/module_utils/test_preflight_endpoint.py",
+        ],
+    ),
+    (
+        UTILS + "/cluster/preflight.py",
+        [
             "network_errors",
             "_overlap",
             "_service_cidr_errors",

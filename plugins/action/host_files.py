@@ -6,7 +6,7 @@
 Documented in ``plugins/modules/host_files.py``. ``files[].template`` is rendered with the
 ``ansible.builtin.template`` lookup (the role's ``templates/``, the task's variables plus ``files[].vars``), so a
 file comes out byte for byte as the ``template`` module would write it. The decisions are in
-``module_utils/host_files.py``, on the host.
+``module_utils/host/files.py``, on the host.
 """
 
 from __future__ import absolute_import, annotations, division, print_function

@@ -5,26 +5,27 @@
 
 Documented in ``plugins/modules/kube_pki.py``. Per host: one ``pki_files`` call reads what exists, the plan is made
 here with ``cryptography``, one ``pki_files`` call writes what changed. All decisions are in
-``module_utils/pki*.py``; this file resolves options, talks to the host and shapes the result.
+``module_utils/pki/``; this file resolves options, talks to the host and shapes the result.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible_collections.kubesmith.cluster.plugins.module_utils import lb_config, pki_crypto, pki_engine
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import load_balancer as lb_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import crypto as pki_crypto
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import engine as pki_engine
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import report as pki_report
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.model import (
     CA_IDS,
     KEY_ALGORITHMS,
     SERVICE_ACCOUNT,
     PkiError,
     Settings,
-    Summary,
     inventory_view,
-    plan,
-    required_certificates,
-    validate_reissue,
 )
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.plan import Summary, plan
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.specs import required_certificates, validate_reissue
 
 PKI_FILES = "kubesmith.cluster.pki_files"
 
@@ -255,7 +256,7 @@ class ActionModule(ActionBase):
     def _inspect(self, view, settings, host, task_vars, now):
         specs = required_certificates(view, settings, host=host)
         files = self._read(pki_engine.public_paths(specs), task_vars) if specs else {}
-        certificates, issuers, missing = pki_engine.inventory_certificates(specs, files, now)
+        certificates, issuers, missing = pki_report.inventory_certificates(specs, files, now)
         return {
             "changed": False,
             "certificates": certificates,
@@ -324,7 +325,7 @@ class ActionModule(ActionBase):
         if actions and not self._task.check_mode:
             outcome = pki_engine.materialize(actions, existing, material, settings, files, now)
             written, fixed, removed = self._write(outcome.entries, task_vars)
-        items = pki_engine.describe_plan(actions, outcome, material, settings, now)
+        items = pki_report.describe_plan(actions, outcome, material, settings, now)
         result = {
             "changed": bool(actions),
             "changes": items,
@@ -335,5 +336,5 @@ class ActionModule(ActionBase):
             "msg": Summary.of(actions).message(),
         }
         if self._task.diff and actions:
-            result["diff"] = pki_engine.diff(actions, items, files, existing, host, now)
+            result["diff"] = pki_report.diff(actions, items, files, existing, host, now)
         return result

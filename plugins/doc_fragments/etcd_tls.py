@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubesmith maintainers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""The TLS options of every module that talks to etcd's client API (spec: module_utils/etcd_args.py)."""
+"""The TLS options of every module that talks to etcd's client API (spec: module_utils/etcd/args.py)."""
 
 from __future__ import absolute_import, division, print_function
 

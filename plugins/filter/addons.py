@@ -1,4 +1,4 @@
-"""Pod network filters for the addons role (controller side; logic in plugins/module_utils/pod_network.py).
+"""Pod network filters for the addons role (controller side; logic in plugins/module_utils/addons/pod_network.py).
 
 Each filter is called as ``kubesmith.cluster.<name>``:
 
@@ -14,7 +14,7 @@ Each filter is called as ``kubesmith.cluster.<name>``:
 - ``pod_network_conflist(pod_cidr, name, bridge, mtu)``: the CNI configuration list as a dict (render with
   ``to_nice_json``).
 
-Add-ons from the inventory (logic in plugins/module_utils/addon_objects.py and addon_helm.py):
+Add-ons from the inventory (logic in plugins/module_utils/addons/objects.py and addons/helm.py):
 
 - ``addons_extra_check(items)``: ``addons_extra`` -> ``{"items": [...defaults filled], "errors": [...]}``.
 - ``addon_manifest_objects(path)``: type manifests - the objects of the directory's files (read on the controller).
@@ -41,12 +41,10 @@ import json
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.kubesmith.cluster.plugins.module_utils import (
-    addon_helm,
-    addon_objects,
-    net_address,
-    pod_network,
-)
+from ansible_collections.kubesmith.cluster.plugins.module_utils.addons import helm as addon_helm
+from ansible_collections.kubesmith.cluster.plugins.module_utils.addons import objects as addon_objects
+from ansible_collections.kubesmith.cluster.plugins.module_utils.addons import pod_network
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import address as net_address
 
 
 def _wrap(name, func, *args):

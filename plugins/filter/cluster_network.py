@@ -12,7 +12,7 @@ Several filters live in this file; each is called as ``kubesmith.cluster.<name>`
   playbook or survey of the collection declares (typos), naming the closest known names.
 - ``inventory_errors(groups, hostvars, settings)`` and ``host_errors(host, hostvars, settings)``: the preflight
   checks; a list of one-line messages, empty when everything is fine. Decisions live in
-  ``plugins/module_utils/preflight.py``.
+  ``plugins/module_utils/cluster/preflight*.py``.
 
 Examples::
 
@@ -34,7 +34,10 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.kubesmith.cluster.plugins.module_utils import net_address, preflight
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight_host as pf_host
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight_settings as pf_settings
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import address as net_address
 
 try:
     import netaddr
@@ -51,14 +54,14 @@ def _need_netaddr(name):
 
 def _network(value, name, allow_host_bits=False):
     _need_netaddr(name)
-    network, problem = preflight.parse_cidr(to_native(value) if isinstance(value, str) else value)
+    network, problem = net_address.parse_cidr(to_native(value) if isinstance(value, str) else value)
     if problem and not (allow_host_bits and network is not None):
         raise AnsibleFilterError("kubesmith.cluster.%s: %r %s" % (name, value, problem))
     return network
 
 
 def _network_or_ip(value, name):
-    ip = preflight.parse_ip(to_native(value) if isinstance(value, str) else value)
+    ip = net_address.parse_ip(to_native(value) if isinstance(value, str) else value)
     if ip is not None:
         return netaddr.IPNetwork(str(ip))
     return _network(value, name, allow_host_bits=True)
@@ -137,13 +140,13 @@ def cidr_subnet(cidr, prefix, index=0):
 def is_ip(value):
     """True for a plain IPv4/IPv6 address string (strict: no short forms, no leading zeros)."""
     _need_netaddr("is_ip")
-    return isinstance(value, str) and preflight.parse_ip(to_native(value)) is not None
+    return isinstance(value, str) and net_address.parse_ip(to_native(value)) is not None
 
 
 def is_cidr(value):
     """True for a network in canonical CIDR form (explicit prefix, no host bits set)."""
     _need_netaddr("is_cidr")
-    return isinstance(value, str) and preflight.parse_cidr(to_native(value))[1] is None
+    return isinstance(value, str) and net_address.parse_cidr(to_native(value))[1] is None
 
 
 # --------------------------------------------------------------------------- inventory helpers
@@ -159,7 +162,7 @@ def node_address(host_vars):
 
 def _cluster_hosts(groups):
     names = []
-    for group in preflight.CLUSTER_GROUPS:
+    for group in pf_settings.CLUSTER_GROUPS:
         for host in net_address.get(groups, group, []) or []:
             if host not in names:
                 names.append(host)
@@ -169,7 +172,7 @@ def _cluster_hosts(groups):
 def _plain_groups(groups):
     return {
         group: [to_native(host) for host in (net_address.get(groups, group, []) or [])]
-        for group in preflight.CLUSTER_GROUPS
+        for group in pf_settings.CLUSTER_GROUPS
     }
 
 
@@ -196,7 +199,7 @@ def host_errors(host, hostvars, settings=None):
     entry = net_address.host_entry(host, host_vars)
     group_names = [to_native(group) for group in (net_address.get(host_vars, "group_names", []) or [])]
     try:
-        return preflight.host_errors(entry, group_names, facts, dict(settings or {}))
+        return pf_host.host_errors(entry, group_names, facts, dict(settings or {}))
     except (TypeError, AttributeError) as exc:
         raise AnsibleFilterError("kubesmith.cluster.host_errors: unexpected input: %s" % to_native(exc)) from exc
 
@@ -269,7 +272,7 @@ def variable_type_errors(hostvars, hosts):
         for name in list(host_vars):
             if str(name) in specs:  # templated here: a value that cannot be templated fails the check, named
                 values[str(host)][str(name)] = net_address.plain(host_vars[name])
-    return preflight.type_errors(values, specs)
+    return pf_host.type_errors(values, specs)
 
 
 def unknown_variables(hostvars, hosts):
@@ -277,7 +280,7 @@ def unknown_variables(hostvars, hosts):
     names = set()
     for host in hosts or []:
         names.update(str(name) for name in hostvars[host] or {})
-    return preflight.unknown_variables(names, _known_variables())
+    return pf_host.unknown_variables(names, _known_variables())
 
 
 class FilterModule:

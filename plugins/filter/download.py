@@ -1,7 +1,7 @@
-"""Filters of the download role (logic in module_utils/download.py)."""
+"""Filters of the download role (logic in module_utils/artifacts/download.py)."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils.download import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.download import (
     ArtifactError,
     cache_spec,
     install_spec,

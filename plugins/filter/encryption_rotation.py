@@ -1,5 +1,5 @@
 """Encryption-at-rest key rotation filters (playbooks/rotate_encryption_key.yml); decisions in
-plugins/module_utils/encryption_rotation.py.
+plugins/module_utils/cluster/encryption_rotation.py.
 
 kube_encryption_rotation_plan(configs, expected_provider=None, stop_after='')
     ``configs``: [{host, config}] in walking order, ``config`` the parsed encryption-config.yaml of that host.
@@ -25,8 +25,8 @@ import base64
 
 import yaml
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils import encryption_rotation
-from ansible_collections.kubesmith.cluster.plugins.module_utils.net_address import plain as _plain
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import encryption_rotation
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net.address import plain as _plain
 
 
 def kube_encryption_rotation_plan(configs, expected_provider=None, stop_after=""):

@@ -10,7 +10,8 @@ host_urls(members, hostvars, port)               -> {"cp1": "https://10.0.0.11:6
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils import etcd_urls, net_address
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd import urls as etcd_urls
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import address as net_address
 
 
 def _hosts(members, hostvars):

@@ -1,8 +1,8 @@
-"""Filters that shape a role's files for the host_files module (decisions in module_utils/host_files.py)."""
+"""Filters that shape a role's files for the host_files module (decisions in module_utils/host/files.py)."""
 
 from ansible.errors import AnsibleFilterError
 from ansible.plugins.filter.core import to_nice_yaml
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host.files import (
     component_restarts,
     sysctl_drift,
     sysctl_path,

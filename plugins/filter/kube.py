@@ -3,8 +3,8 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Kubernetes version table and component configuration filters for kubesmith.cluster.
 
-Every filter is called as ``kubesmith.cluster.<name>``; the logic lives in ``plugins/module_utils/kube_versions.py``
-(the version table) and ``plugins/module_utils/kube_config.py`` (the renderers, whose docstring documents every
+Every filter is called as ``kubesmith.cluster.<name>``; the logic lives in ``plugins/module_utils/kube/versions.py``
+(the version table) and ``plugins/module_utils/kube/config.py`` (the renderers, whose docstring documents every
 ``settings`` key). ``version`` is ``v1.20.2``, ``1.20.2+kubesmith.1``, ``1.37.1`` or a bare minor ``'1.35'``
 (quote it in YAML). Bad input raises an ``AnsibleFilterError`` that names the filter and says what to fix.
 
@@ -59,7 +59,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config, kube_nodes, kube_versions
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kube_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import control_plane as kube_control_plane
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import node_components as kube_node_components
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import nodes as kube_nodes
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kube_versions
 
 _ERRORS = (kube_config.KubeConfigError, kube_versions.KubeVersionError, kube_nodes.KubeNodeError)
 
@@ -83,45 +87,45 @@ def _call(name, func, *args, **kwargs):
 
 
 def kube_apiserver_args(version, settings):
-    return _call("kube_apiserver_args", kube_config.apiserver_args, version, settings)
+    return _call("kube_apiserver_args", kube_control_plane.apiserver_args, version, settings)
 
 
 def kube_authentication_config(version, settings):
-    return _call("kube_authentication_config", kube_config.authentication_config, version, settings)
+    return _call("kube_authentication_config", kube_control_plane.authentication_config, version, settings)
 
 
 def kube_controller_manager_args(version, settings):
-    return _call("kube_controller_manager_args", kube_config.controller_manager_args, version, settings)
+    return _call("kube_controller_manager_args", kube_control_plane.controller_manager_args, version, settings)
 
 
 def kube_scheduler_config(version, settings):
-    return _call("kube_scheduler_config", kube_config.scheduler_config, version, settings)
+    return _call("kube_scheduler_config", kube_control_plane.scheduler_config, version, settings)
 
 
 def kube_scheduler_args(version, settings):
-    return _call("kube_scheduler_args", kube_config.scheduler_args, version, settings)
+    return _call("kube_scheduler_args", kube_control_plane.scheduler_args, version, settings)
 
 
 def kube_kubelet_config(version, settings):
-    return _call("kube_kubelet_config", kube_config.kubelet_config, version, settings)
+    return _call("kube_kubelet_config", kube_node_components.kubelet_config, version, settings)
 
 
 def kube_kubelet_args(version, settings):
-    return _call("kube_kubelet_args", kube_config.kubelet_args, version, settings)
+    return _call("kube_kubelet_args", kube_node_components.kubelet_args, version, settings)
 
 
 def kube_proxy_config(version, settings):
-    return _call("kube_proxy_config", kube_config.kube_proxy_config, version, settings)
+    return _call("kube_proxy_config", kube_node_components.kube_proxy_config, version, settings)
 
 
 def kube_proxy_args(version, settings):
-    return _call("kube_proxy_args", kube_config.kube_proxy_args, version, settings)
+    return _call("kube_proxy_args", kube_node_components.kube_proxy_args, version, settings)
 
 
 def kube_encryption_config(keys, provider="secretbox", resources=("secrets",), identity_fallback=True, version=None):
     return _call(
         "kube_encryption_config",
-        kube_config.encryption_config,
+        kube_control_plane.encryption_config,
         keys,
         provider=provider,
         resources=resources,
@@ -131,7 +135,7 @@ def kube_encryption_config(keys, provider="secretbox", resources=("secrets",), i
 
 
 def kube_audit_policy(version=None):
-    return _call("kube_audit_policy", kube_config.audit_policy, version)
+    return _call("kube_audit_policy", kube_control_plane.audit_policy, version)
 
 
 def kube_config_files(settings=None):

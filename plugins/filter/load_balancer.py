@@ -1,4 +1,6 @@
-"""Load balancer filters for the API endpoint (role load_balancer); decisions in plugins/module_utils/lb_config.py.
+"""Load balancer filters for the API endpoint (role load_balancer).
+
+Decisions in plugins/module_utils/cluster/load_balancer.py.
 
 load_balancer_hosts(groups, mode, node_groups=[control_plane, workers])
     -> inventory names of the hosts that run haproxy (vip: group load_balancers, else control_plane; local: every
@@ -18,8 +20,9 @@ Example::
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils import lb_config, net_address
-from ansible_collections.kubesmith.cluster.plugins.module_utils.net_address import plain as _plain
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import load_balancer as lb_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import address as net_address
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net.address import plain as _plain
 
 
 def _wrap(function):

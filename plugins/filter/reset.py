@@ -1,7 +1,7 @@
-"""Filters of the reset role (logic in module_utils/reset_paths.py)."""
+"""Filters of the reset role (logic in module_utils/host/reset_paths.py)."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils.reset_paths import unsafe
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host.reset_paths import unsafe
 
 DOCUMENTATION_FILTERS = """
 reset_unsafe_paths: {variable: path} -> one message per path the reset must not delete or unmount below

@@ -1,7 +1,7 @@
 """Scale filters.
 
 scale_plan(groups, hostvars, nodes, etcd_members, play_hosts, load_balancer_hosts=[]) -> dict
-    What scale.yml adds (module_utils/cluster_scale.py): ``nodes`` is ``kubectl get nodes -o json`` (text or
+    What scale.yml adds (module_utils/cluster/scale.py): ``nodes`` is ``kubectl get nodes -o json`` (text or
     parsed) or a list of Node names; ``etcd_members`` the ``members`` list of ``etcd_member`` (state=list), a list
     of member names, or none when the inventory has no etcd group.
 """
@@ -10,7 +10,7 @@ import json
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.kubesmith.cluster.plugins.module_utils import cluster_scale
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import scale as cluster_scale
 
 
 def _node_names(nodes):

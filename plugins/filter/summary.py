@@ -1,9 +1,9 @@
 """cluster_summary(api_version, nodes, etcd, certificates, next_steps) -> list of lines.
 
-The logic is in module_utils/cluster_summary.py."""
+The logic is in module_utils/cluster/summary.py."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster_summary import summary_lines
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster.summary import summary_lines
 
 
 def cluster_summary(api_version, nodes, etcd, certificates, next_steps=()):

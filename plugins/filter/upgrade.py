@@ -7,7 +7,7 @@ upgrade_node_state(node, version) -> 'ready' | a short reason ('kubelet v1.20.2,
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions as kv
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kv
 
 
 def upgrade_node_state(node, version):

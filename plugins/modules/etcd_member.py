@@ -6,14 +6,10 @@
 from __future__ import absolute_import, division, print_function
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_args import ETCD_TLS_SPEC
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_client import (
-    EtcdCluster,
-    EtcdError,
-    TlsConfig,
-    member_id,
-)
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_quorum import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.api import EtcdError, member_id
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.args import ETCD_TLS_SPEC
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.cluster import EtcdCluster
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.quorum import (
     PlanError,
     health_summary,
     initial_cluster,
@@ -21,6 +17,7 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_quorum impo
     plan_present,
     plan_promote,
 )
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.transport import TlsConfig
 
 DOCUMENTATION = r"""
 ---

@@ -14,18 +14,18 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_args import ETCD_TLS_SPEC
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_client import (
-    EtcdClient,
-    EtcdError,
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.api import EtcdError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.args import ETCD_TLS_SPEC
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.client import EtcdClient
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.snapshot import (
     SnapshotError,
-    TlsConfig,
     restore_command,
     restore_plan_errors,
     snapshot_name,
     snapshots_to_prune,
     verify_snapshot,
 )
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.transport import TlsConfig
 
 DOCUMENTATION = r"""
 ---

@@ -9,7 +9,7 @@ import errno
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host.files import (
     HostFilesError,
     apply,
     plan,

@@ -6,7 +6,7 @@
 from __future__ import absolute_import, division, print_function
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_ready import HostReadyError, failure_message, wait
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net.wait import HostReadyError, failure_message, wait
 
 DOCUMENTATION = r"""
 ---

@@ -6,7 +6,7 @@
 from __future__ import absolute_import, division, print_function
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_services import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host.services import (
     STATES,
     HostServicesError,
     commands,

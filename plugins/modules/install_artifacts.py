@@ -6,7 +6,8 @@
 from __future__ import absolute_import, division, print_function
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts import ArtifactError, Installer
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.installer import Installer
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.spec import ArtifactError
 
 DOCUMENTATION = r"""
 ---

@@ -6,8 +6,8 @@
 from __future__ import absolute_import, division, print_function
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.kube_api import KubeApiError, KubeClient
-from ansible_collections.kubesmith.cluster.plugins.module_utils.kube_drain import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.api import KubeApiError, KubeClient
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.drain import (
     EVICTION_APIS,
     STATES,
     DrainError,

@@ -169,7 +169,7 @@ options:
   load_balancer_mode:
     description:
       - Variable C(load_balancer_mode). With C(local), O(api_endpoint) defaults to C(127.0.0.1:6444), each node's
-        own haproxy (the rule every role uses, in C(module_utils/lb_config.py)).
+        own haproxy (the rule every role uses, in C(module_utils/cluster/load_balancer.py)).
     type: str
     choices: [none, vip, local]
     default: none

@@ -6,9 +6,10 @@
 from __future__ import absolute_import, division, print_function
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_client import EtcdClient, TlsConfig
-from ansible_collections.kubesmith.cluster.plugins.module_utils.kube_api import KubeApiError, KubeClient
-from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade_state import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.client import EtcdClient
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.transport import TlsConfig
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.api import KubeApiError, KubeClient
+from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade.state import (
     UpgradeStateError,
     collect,
     empty_result,

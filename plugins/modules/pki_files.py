@@ -12,8 +12,8 @@ import pwd
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import HostFilesError, ids, parse_mode
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import write_atomic as _write_atomic
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host.files import HostFilesError, ids, parse_mode
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host.files import write_atomic as _write_atomic
 
 DOCUMENTATION = r"""
 ---

@@ -9,16 +9,17 @@ import os
 import subprocess
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config as kc
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import control_plane as kcp
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import node_components as knc
 
 MIRROR = os.environ.get("KS_MIRROR_DIR", "/var/cache/kubesmith/mirror")
 BIN_DIR = os.environ.get("KS_KUBE_BIN_DIR", os.path.join(MIRROR, "dl.k8s.io/release/v1.20.2/bin/linux/amd64"))
 ARGS = {
-    "kube-apiserver": kc.apiserver_args,
-    "kube-controller-manager": kc.controller_manager_args,
-    "kube-scheduler": kc.scheduler_args,
-    "kubelet": kc.kubelet_args,
-    "kube-proxy": kc.kube_proxy_args,
+    "kube-apiserver": kcp.apiserver_args,
+    "kube-controller-manager": kcp.controller_manager_args,
+    "kube-scheduler": kcp.scheduler_args,
+    "kubelet": knc.kubelet_args,
+    "kube-proxy": knc.kube_proxy_args,
 }
 EVERY_OPTION = {
     "advertise_address": "10.0.0.11",

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - older ansible-core templates every str
 
 
 from ansible_collections.kubesmith.cluster.plugins.action.kube_pki import ActionModule
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_crypto as C
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import crypto as C
 from ansible_collections.kubesmith.cluster.plugins.modules import pki_files
 
 GROUPS = {

@@ -3,13 +3,13 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kubesmith.cluster.plugins.filter import encryption_rotation as F
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import control_plane as kube_control_plane
 
 KEY = {"name": "key1", "secret": "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE="}
 
 
 def test_plan_from_host_configs():
-    config = kube_config.encryption_config([KEY], provider="aescbc", version="1.20")
+    config = kube_control_plane.encryption_config([KEY], provider="aescbc", version="1.20")
     plan = F.kube_encryption_rotation_plan([{"host": h, "config": config} for h in ("a", "b")], "aescbc")
     assert plan["phase"] == "add" and plan["stage_names"] == ["add", "primary", "rewrite", "remove"]
     assert plan["hosts"] == {"a": ["key1"], "b": ["key1"]}

@@ -5,7 +5,7 @@ import base64
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kubesmith.cluster.plugins.filter import kube
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions as kv
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kv
 
 SETTINGS = {
     "advertise_address": "10.0.0.11",

@@ -5,7 +5,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import addon_helm
+from ansible_collections.kubesmith.cluster.plugins.module_utils.addons import helm as addon_helm
 
 KUBECONFIG = "/etc/kubernetes/admin.conf"
 HELM = "/usr/local/bin/helm"

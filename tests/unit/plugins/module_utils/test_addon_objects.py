@@ -7,7 +7,7 @@ __metaclass__ = type
 import json
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import addon_objects as ao
+from ansible_collections.kubesmith.cluster.plugins.module_utils.addons import objects as ao
 
 SCOPES = {
     ("", "ConfigMap"): True,

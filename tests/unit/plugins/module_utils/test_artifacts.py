@@ -1,19 +1,20 @@
-"""Tests of module_utils/artifacts.py with real tar archives built in tmp_path."""
+"""Tests of module_utils/artifacts/ (spec, plan, archive, cache, installer) with real tar archives built in tmp_path."""
 
 import gzip
 import hashlib
 import io
 import os
+import shutil
 import stat
 import tarfile
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import artifacts as A
-from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts import (
-    MARKER,
-    ArtifactError,
-    Installer,
-)
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts import archive as art_archive
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts import cache as art_cache
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts import plan as art_plan
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts import spec as art_spec
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.installer import Installer
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.spec import MARKER, ArtifactError
 
 # --------------------------------------------------------------------------- helpers
 
@@ -30,6 +31,12 @@ ETCD = [
     ("etcd-v3.5.9-linux-amd64/etcdctl", "file", b"etcdctl\n", 0o755),
     ("etcd-v3.5.9-linux-amd64/Documentation/README.md", "file", b"docs\n", 0o644),
 ]
+
+
+def patch_sha256_file(monkeypatch, fake):
+    """Replace the file hashing where it is called: cache files' stamps and artifact sources' plans."""
+    monkeypatch.setattr(art_cache, "sha256_file", fake)
+    monkeypatch.setattr(art_plan, "sha256_file", fake)
 
 
 def make_tar(path, members, compression="gz"):
@@ -233,9 +240,9 @@ def test_single_file(env, spec_extra, filename, mode):
     ("image.tar.zst", False),
 ])
 def test_unpack_default_follows_the_file_name(env, name, expected):
-    art = A.Artifact(env.root, "n", "1", "/x/" + name)
+    art = art_spec.Artifact(env.root, "n", "1", "/x/" + name)
     assert art.unpack is expected
-    assert A.Artifact(env.root, "n", "1", "/x/" + name, unpack=not expected).unpack is (not expected)
+    assert art_spec.Artifact(env.root, "n", "1", "/x/" + name, unpack=not expected).unpack is (not expected)
 
 
 # --------------------------------------------------------------------------- idempotence and markers
@@ -509,13 +516,13 @@ def test_not_a_tar_archive(env):
     ("up/x", False),
 ])
 def test_tree_has_follows_listed_symlinks(rel, expected):
-    tree = A.Tree([
-        A.Entry("file", "bin/real", None),
-        A.Entry("symlink", "current", None, "bin"),
-        A.Entry("symlink", "loop", None, "loop"),
-        A.Entry("symlink", "up", None, ".."),
+    tree = art_archive.Tree([
+        art_archive.Entry("file", "bin/real", None),
+        art_archive.Entry("symlink", "current", None, "bin"),
+        art_archive.Entry("symlink", "loop", None, "loop"),
+        art_archive.Entry("symlink", "up", None, ".."),
     ])
-    assert A.tree_has(tree, rel) is expected
+    assert art_archive.tree_has(tree, rel) is expected
 
 
 # --------------------------------------------------------------------------- checksum
@@ -588,7 +595,7 @@ def test_check_mode_touches_nothing_and_predicts_the_real_run(env, scenario):
     (["1.0"], {"1.0"}, 1, []),
 ])
 def test_select_prune(versions, protected, keep, removed):
-    assert A.select_prune(versions, protected, keep) == removed
+    assert art_plan.select_prune(versions, protected, keep) == removed
 
 
 @pytest.mark.parametrize("low, high", [
@@ -600,7 +607,7 @@ def test_select_prune(versions, protected, keep, removed):
     ("1.0", "1.0.1"),
 ])
 def test_version_key_orders(low, high):
-    assert A.version_key(low) < A.version_key(high)
+    assert art_plan.version_key(low) < art_plan.version_key(high)
 
 
 def test_prune_keeps_current_and_linked_versions(env):
@@ -662,13 +669,13 @@ def test_invalid_specs(env, change, message):
     spec = {"name": "containerd", "version": "1.6.20", "src": "/downloads/c.tar.gz"}
     spec.update(change)
     with pytest.raises(ArtifactError, match=message):
-        A.parse_artifacts(env.root, [spec])
+        art_spec.parse_artifacts(env.root, [spec])
 
 
 def test_link_inside_the_version_dir_is_refused(env):
     spec = {"name": "c", "version": "1", "src": "/d/c.tar", "links": {os.path.join(env.root, "c", "1", "x"): "."}}
     with pytest.raises(ArtifactError, match="inside the version directory"):
-        A.parse_artifacts(env.root, [spec])
+        art_spec.parse_artifacts(env.root, [spec])
 
 
 @pytest.mark.parametrize("specs, message", [
@@ -680,7 +687,7 @@ def test_link_inside_the_version_dir_is_refused(env):
 ])
 def test_conflicting_specs(env, specs, message):
     with pytest.raises(ArtifactError, match=message):
-        A.parse_artifacts(env.root, specs)
+        art_spec.parse_artifacts(env.root, specs)
 
 
 @pytest.mark.parametrize("root, keep, message", [
@@ -721,7 +728,7 @@ def test_report_missing_everything_installed_is_one_quiet_run_without_reading_so
     env.run([spec])
     os.unlink(spec["src"])  # the host cache may be emptied: the marker decides
     before = snapshot(env.top, strict=True)
-    monkeypatch.setattr(A, "sha256_file", lambda path: pytest.fail("hashed %s" % path))
+    patch_sha256_file(monkeypatch, lambda path: pytest.fail("hashed %s" % path))
     result = run_reporting(env, [spec])
     assert (result["changed"], result["missing"]) == (False, [])
     assert snapshot(env.top, strict=True) == before
@@ -762,7 +769,7 @@ def test_report_missing_installs_from_a_cached_source_in_the_same_call(env):
     spec = containerd_spec(env)
     spec["sha256"] = sha(spec["src"])
     env.run([spec])
-    A.shutil.rmtree(os.path.join(env.root, "containerd", "1.6.20"))
+    shutil.rmtree(os.path.join(env.root, "containerd", "1.6.20"))
     result = run_reporting(env, [spec])
     assert result["changed"] is True
     assert result["missing"] == []
@@ -782,14 +789,14 @@ def test_cache_file_is_verified_once_then_trusted_by_its_stamp(env, monkeypatch)
     cache = [{"path": path, "sha256": sha(path), "name": "image-pause 3.2"}]
     result = run_reporting(env, [], cache_files=cache)
     assert (result["changed"], result["missing"]) == (False, [])
-    stamp = path + A.STAMP_SUFFIX
+    stamp = path + art_cache.STAMP_SUFFIX
     st = os.stat(path)
     with open(stamp) as handle:
         assert handle.read() == "sha256=%s size=%d mtime_ns=%d\n" % (sha(path), st.st_size, st.st_mtime_ns)
     assert leftovers(env.top) == []
     hashed = []
-    real = A.sha256_file
-    monkeypatch.setattr(A, "sha256_file", lambda p: hashed.append(p) or real(p))
+    real = art_archive.sha256_file
+    patch_sha256_file(monkeypatch, lambda p: hashed.append(p) or real(p))
     assert run_reporting(env, [], cache_files=cache)["missing"] == []
     assert hashed == []  # stamp matches: not read again
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # rewritten (a new push): hashed again
@@ -829,7 +836,7 @@ def test_cache_file_without_sha_is_checked_for_presence_only(env):
     path = image_file(env)
     cache = [{"path": path}]
     assert run_reporting(env, [], cache_files=cache)["missing"] == []
-    assert not os.path.exists(path + A.STAMP_SUFFIX)
+    assert not os.path.exists(path + art_cache.STAMP_SUFFIX)
     os.unlink(path)
     assert [m["src"] for m in run_reporting(env, [], cache_files=cache)["missing"]] == [path]
 
@@ -838,14 +845,14 @@ def test_cache_file_stamp_not_written_in_check_mode_and_write_failures_ignored(e
     path = image_file(env)
     cache = [{"path": path, "sha256": sha(path)}]
     Installer(env.root, [], cache_files=cache, check_mode=True).run()
-    assert not os.path.exists(path + A.STAMP_SUFFIX)
+    assert not os.path.exists(path + art_cache.STAMP_SUFFIX)
 
     def refuse(src, dst):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(A.os, "rename", refuse)
+    monkeypatch.setattr(os, "rename", refuse)
     assert Installer(env.root, [], cache_files=cache).run()["changed"] is False
-    assert not os.path.exists(path + A.STAMP_SUFFIX)
+    assert not os.path.exists(path + art_cache.STAMP_SUFFIX)
     assert leftovers(env.top) == []
 
 
@@ -868,10 +875,10 @@ def test_source_without_sha_is_hashed_once_then_known_from_its_stamp(env, monkey
     """Checksum-URL artifacts: the marker holds the source's sha256; re-runs compare it without reading the file."""
     spec = containerd_spec(env)
     assert env.run([spec])["changed"] is True
-    assert os.path.isfile(spec["src"] + A.STAMP_SUFFIX)
+    assert os.path.isfile(spec["src"] + art_cache.STAMP_SUFFIX)
     hashed = []
-    real = A.sha256_file
-    monkeypatch.setattr(A, "sha256_file", lambda p: hashed.append(p) or real(p))
+    real = art_archive.sha256_file
+    patch_sha256_file(monkeypatch, lambda p: hashed.append(p) or real(p))
     for _ in range(2):
         assert run_reporting(env, [spec])["changed"] is False
     assert hashed == []
@@ -886,19 +893,19 @@ def test_a_stale_stamp_is_not_trusted(env):
     spec = containerd_spec(env)
     env.run([spec])
     st = os.stat(spec["src"])
-    with open(spec["src"] + A.STAMP_SUFFIX, "w") as handle:  # claims another sha256 for another mtime
+    with open(spec["src"] + art_cache.STAMP_SUFFIX, "w") as handle:  # claims another sha256 for another mtime
         handle.write("sha256=%s size=%d mtime_ns=%d\n" % ("e" * 64, st.st_size, st.st_mtime_ns - 1))
     assert env.run([spec])["changed"] is False  # hashed: still the installed archive
-    with open(spec["src"] + A.STAMP_SUFFIX) as handle:
+    with open(spec["src"] + art_cache.STAMP_SUFFIX) as handle:
         assert handle.read().startswith("sha256=%s " % sha(spec["src"]))
 
 
 def test_check_link_layout():
-    art = A.Artifact("/opt/k", "tool", "1.0", "/d/a")
-    A._check_link_layout([art], {"/usr/bin/tool": "tool 1.0", "/usr/local/bin/tool": "tool 1.0"})
-    with pytest.raises(A.ArtifactError, match="link /usr/bin/x lies below link /usr/bin: it would be written"):
-        A._check_link_layout([art], {"/usr/bin": "a 1", "/usr/bin/x": "b 1"})
+    art = art_spec.Artifact("/opt/k", "tool", "1.0", "/d/a")
+    art_spec._check_link_layout([art], {"/usr/bin/tool": "tool 1.0", "/usr/local/bin/tool": "tool 1.0"})
+    with pytest.raises(art_spec.ArtifactError, match="link /usr/bin/x lies below link /usr/bin: it would be written"):
+        art_spec._check_link_layout([art], {"/usr/bin": "a 1", "/usr/bin/x": "b 1"})
     with pytest.raises(
-        A.ArtifactError, match=r"link /opt/k/tool/1.0/bin \(b 1\) lies inside the version directory of tool 1.0"
+        art_spec.ArtifactError, match=r"link /opt/k/tool/1.0/bin \(b 1\) lies inside the version directory of tool 1.0"
     ):
-        A._check_link_layout([art], {"/opt/k/tool/1.0/bin": "b 1"})
+        art_spec._check_link_layout([art], {"/opt/k/tool/1.0/bin": "b 1"})

@@ -1,5 +1,5 @@
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import cluster_scale
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import scale as cluster_scale
 
 GROUPS = {
     "etcd": ["cp1", "cp2", "cp3"],

@@ -1,4 +1,4 @@
-from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster_summary import summary_lines
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster.summary import summary_lines
 
 
 def node(name, kubelet="v1.20.2", runtime="containerd://1.6.20", ready="True", unschedulable=False):

@@ -1,5 +1,5 @@
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils.download import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.download import (
     ArtifactError,
     install_spec,
     listing,
@@ -164,7 +164,7 @@ def _plans():
 
 
 def test_cache_spec_lists_only_files_used_as_they_are():
-    from ansible_collections.kubesmith.cluster.plugins.module_utils.download import cache_spec
+    from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.download import cache_spec
 
     assert cache_spec(_plans()) == [
         {"name": "image-pause 3.2", "path": "/var/cache/k/image-pause-3.2-pause-3.2.tar"},  # checksum URL: presence
@@ -178,7 +178,7 @@ def _missing(*paths):
 
 
 def test_missing_plans_of_one_host():
-    from ansible_collections.kubesmith.cluster.plugins.module_utils.download import missing_plans
+    from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.download import missing_plans
 
     plans = _plans()
     assert missing_plans(plans, {"changed": False, "missing": []}) == []
@@ -187,7 +187,7 @@ def test_missing_plans_of_one_host():
 
 
 def test_missing_plans_union_over_hosts_ignores_non_results_and_foreign_files():
-    from ansible_collections.kubesmith.cluster.plugins.module_utils.download import missing_plans
+    from ansible_collections.kubesmith.cluster.plugins.module_utils.artifacts.download import missing_plans
 
     plans = _plans()
     results = [

@@ -1,12 +1,12 @@
-"""Tests of module_utils/encryption_rotation.py: the rotation phase read from every apiserver's keys, including
+"""Tests of module_utils/cluster/encryption_rotation.py: the rotation phase read from every apiserver's keys, including
 interrupted runs, and the refusals of states no rotation produces."""
 
 import base64
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import encryption_rotation as R
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config
-from ansible_collections.kubesmith.cluster.plugins.module_utils.encryption_rotation import RotationError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import encryption_rotation as R
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster.encryption_rotation import RotationError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import control_plane as kube_control_plane
 
 SECRETS = {n: base64.b64encode(bytes([i]) * 32).decode() for i, n in enumerate(["key1", "key2", "key3", "old"], 1)}
 NEW = base64.b64encode(b"n" * 32).decode()
@@ -15,7 +15,7 @@ HOSTS = ["cp1", "cp2", "cp3"]
 
 def doc(names, provider="aescbc", secrets=None):
     keys = [{"name": n, "secret": (secrets or SECRETS)[n]} for n in names]
-    return kube_config.encryption_config(keys, provider=provider, version="1.20")
+    return kube_control_plane.encryption_config(keys, provider=provider, version="1.20")
 
 
 def states(*per_host, provider="aescbc"):
@@ -120,7 +120,7 @@ def test_all_on_one_key_starts_a_rotation_with_a_new_random_key():
     assert result["stage_names"] == ["add", "primary", "rewrite", "remove"]
     assert [names(s["keys"]) for s in result["stages"]] == [["key1", "key2"], ["key2", "key1"], None, ["key2"]]
     # each stage's key list renders as the role renders it
-    kube_config.encryption_config(result["stages"][0]["keys"], provider=result["provider"], version="1.20")
+    kube_control_plane.encryption_config(result["stages"][0]["keys"], provider=result["provider"], version="1.20")
     assert result["new"]["secret"] not in result["summary"]
 
 
@@ -236,15 +236,15 @@ def test_a_rotation_moves_the_cluster_to_the_inventorys_provider():
     ]
     # every stage renders (each key under its provider) and reads back as the same state
     for stage in (s for s in result["stages"] if s["keys"]):
-        config = kube_config.encryption_config(stage["keys"], provider=result["provider"], version="1.20")
+        config = kube_control_plane.encryption_config(stage["keys"], provider=result["provider"], version="1.20")
         assert R.parse_config("cp1", config)["keys"] == stage["keys"]
 
 
 def test_an_interrupted_provider_change_resumes_where_it_stopped():
     moved = {"name": "key2", "secret": NEW, "provider": "secretbox"}
     old = {"name": "key1", "secret": SECRETS["key1"], "provider": "aescbc"}
-    pair = kube_config.encryption_config([old, moved], version="1.20")
-    primary = kube_config.encryption_config([moved, old], version="1.20")
+    pair = kube_control_plane.encryption_config([old, moved], version="1.20")
+    primary = kube_control_plane.encryption_config([moved, old], version="1.20")
     # cp1 got the pair, cp2 and cp3 not yet: the add phase goes on, toward secretbox
     configs = [R.parse_config("cp1", pair)] + states(["key1"], ["key1"])[1:]
     result = R.plan(configs, expected_provider="secretbox")

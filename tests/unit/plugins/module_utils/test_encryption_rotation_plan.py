@@ -3,8 +3,8 @@ test_encryption_rotation.py do not reach: a layout that differs between hosts, a
 stage lists (each its own key dicts, cut after ``stop_after``)."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import encryption_rotation as R
-from ansible_collections.kubesmith.cluster.plugins.module_utils.encryption_rotation import RotationError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import encryption_rotation as R
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster.encryption_rotation import RotationError
 
 SECRETS = {"key1": ("c2VjcmV0MQ==", "aescbc", "cp1"), "key2": ("c2VjcmV0Mg==", "secretbox", None)}
 

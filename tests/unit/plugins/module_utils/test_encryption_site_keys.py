@@ -1,4 +1,4 @@
-"""site.yml's choice of the encryption keys (module_utils/encryption_rotation.site_keys and the filter
+"""site.yml's choice of the encryption keys (module_utils/cluster/encryption_rotation.site_keys and the filter
 kube_encryption_site_keys): a key in use is never dropped or replaced, whichever host lost its file or comes first."""
 
 import base64
@@ -6,8 +6,8 @@ import base64
 import pytest
 import yaml
 from ansible_collections.kubesmith.cluster.plugins.filter.encryption_rotation import kube_encryption_site_keys
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config
-from ansible_collections.kubesmith.cluster.plugins.module_utils.encryption_rotation import site_keys
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster.encryption_rotation import site_keys
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import control_plane as kube_control_plane
 
 K1 = {"name": "key1", "secret": base64.b64encode(b"1" * 32).decode()}
 K2 = {"name": "key2", "secret": base64.b64encode(b"2" * 32).decode()}
@@ -22,7 +22,7 @@ FRESH = base64.b64encode(b"f" * 32).decode()
 
 
 def doc(*keys, provider="aescbc"):
-    return kube_config.encryption_config(list(keys), provider=provider, version="1.20")
+    return kube_control_plane.encryption_config(list(keys), provider=provider, version="1.20")
 
 
 def reads(*configs):
@@ -154,10 +154,10 @@ def test_filter_counts_from_etcd():
 
 def test_a_provider_change_in_progress_is_kept_key_by_key():
     moving = [dict(K2, provider="secretbox"), dict(K1, provider="aescbc")]
-    config = kube_config.encryption_config(moving, version="1.20")
+    config = kube_control_plane.encryption_config(moving, version="1.20")
     out = choose(config, None, config, expected_provider="secretbox")
     assert out["error"] == "" and out["keys"] == moving and out["restore"] == ["cp2"]
-    rendered = kube_config.encryption_config(out["keys"], provider=out["provider"], version="1.20")
+    rendered = kube_control_plane.encryption_config(out["keys"], provider=out["provider"], version="1.20")
     assert rendered == config  # the host that lost its file gets exactly its peers' two providers back
 
 

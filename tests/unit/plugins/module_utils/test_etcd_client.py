@@ -10,8 +10,30 @@ import ssl
 import struct
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import etcd_client as E
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_quorum import MemberView
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.api import (
+    LEARNER_NOT_READY,
+    EtcdError,
+    Member,
+    b64,
+    member_id,
+    member_id_hex,
+    unb64,
+)
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.bbolt import _fnv64a
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.client import EtcdClient
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.cluster import EtcdCluster, probe_members
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.quorum import MemberView
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.snapshot import (
+    SnapshotError,
+    parse_initial_cluster,
+    restore_command,
+    restore_plan_errors,
+    snapshot_name,
+    snapshot_pattern,
+    snapshots_to_prune,
+    verify_snapshot,
+)
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.transport import HttpsTransport, TlsConfig
 
 EP = "https://10.0.0.1:2379"
 BIG_ID = "17397789333406110508"  # > 2**63: would lose precision as a float, must stay a string
@@ -74,7 +96,7 @@ def member_json(mid, name, peer, client=None, learner=False):
 
 def client(routes=None, streams=None, timeout=5.0):
     transport = FakeTransport(routes, streams)
-    return E.EtcdClient(EP, timeout=timeout, transport=transport), transport
+    return EtcdClient(EP, timeout=timeout, transport=transport), transport
 
 
 # ---------------------------------------------------------------- IDs and base64
@@ -94,26 +116,26 @@ def client(routes=None, streams=None, timeout=5.0):
     ],
 )
 def test_member_id_normalisation(value, expected):
-    assert E.member_id(value) == expected
+    assert member_id(value) == expected
 
 
 @pytest.mark.parametrize("value", ["", "xyz", "0", 0, 2**64, "-5", True, "12.5"])
 def test_member_id_rejects(value):
     with pytest.raises(ValueError):
-        E.member_id(value)
+        member_id(value)
 
 
 def test_member_id_hex_matches_etcdctl():
-    assert E.member_id_hex(str(0x8E9E05C52164694D)) == "8e9e05c52164694d"
-    assert E.member_id_hex(1) == "0000000000000001"
+    assert member_id_hex(str(0x8E9E05C52164694D)) == "8e9e05c52164694d"
+    assert member_id_hex(1) == "0000000000000001"
 
 
 def test_base64_round_trip_binary():
     raw = b"\x00\xff/registry/\xe2\x82"
-    assert E.unb64(E.b64(raw)) == raw
-    assert E.b64("a") == "YQ=="
-    with pytest.raises(E.EtcdError, match="invalid base64"):
-        E.unb64("!!!", EP)
+    assert unb64(b64(raw)) == raw
+    assert b64("a") == "YQ=="
+    with pytest.raises(EtcdError, match="invalid base64"):
+        unb64("!!!", EP)
 
 
 # ---------------------------------------------------------------- requests and responses
@@ -178,7 +200,7 @@ def test_put_get_delete_use_base64_on_the_wire():
     routes = {
         EP + "/v3/kv/put": (200, {"header": {"revision": "12"}}),
         EP + "/v3/kv/range": [
-            (200, {"kvs": [{"key": E.b64("k"), "value": base64.b64encode(value).decode()}], "count": "1"}),
+            (200, {"kvs": [{"key": b64("k"), "value": base64.b64encode(value).decode()}], "count": "1"}),
             (200, {"header": {}}),
         ],
         EP + "/v3/kv/deleterange": (200, {"deleted": "1"}),
@@ -239,7 +261,7 @@ def test_health_true_and_false():
 )
 def test_error_bodies_become_etcd_errors(status, body, match, code):
     c, _ = client({EP + "/v3/cluster/member/add": (status, body)})
-    with pytest.raises(E.EtcdError, match=match) as err:
+    with pytest.raises(EtcdError, match=match) as err:
         c.member_add(["https://10.0.0.4:2380"])
     assert str(err.value).startswith(EP + ": ")
     assert err.value.endpoint == EP and err.value.kind == "api" and err.value.code == code
@@ -248,11 +270,11 @@ def test_error_bodies_become_etcd_errors(status, body, match, code):
 
 def test_non_json_success_is_a_protocol_error():
     c, _ = client({EP + "/v3/cluster/member/list": (200, b"<html>")})
-    with pytest.raises(E.EtcdError, match="not JSON") as err:
+    with pytest.raises(EtcdError, match="not JSON") as err:
         c.member_list()
     assert err.value.kind == "protocol"
     c, _ = client({EP + "/v3/cluster/member/list": (200, {"members": [{"name": "x"}]})})
-    with pytest.raises(E.EtcdError, match="without a valid ID"):
+    with pytest.raises(EtcdError, match="without a valid ID"):
         c.member_list()
 
 
@@ -270,7 +292,7 @@ def test_non_json_success_is_a_protocol_error():
 )
 def test_transport_failures_name_the_endpoint(exc, kind, words):
     c, _ = client({EP + "/v3/maintenance/status": exc})
-    with pytest.raises(E.EtcdError) as err:
+    with pytest.raises(EtcdError) as err:
         c.status()
     assert err.value.kind == kind and err.value.endpoint == EP
     assert str(err.value).startswith(EP + ": ") and words in str(err.value)
@@ -280,7 +302,7 @@ def test_certificate_verification_failure_hints_at_ca_and_sans():
     exc = ssl.SSLCertVerificationError(1, "certificate verify failed")
     exc.verify_message = "IP address mismatch"
     c, _ = client({EP + "/v3/maintenance/status": exc})
-    with pytest.raises(E.EtcdError, match="IP address mismatch.*check ca_cert.*SANs") as err:
+    with pytest.raises(EtcdError, match="IP address mismatch.*check ca_cert.*SANs") as err:
         c.status()
     assert err.value.kind == "tls"
 
@@ -293,31 +315,31 @@ def test_timeouts_are_passed_to_every_request():
 
 
 def test_endpoint_must_be_a_url():
-    with pytest.raises(E.EtcdError, match="not an http"):
-        E.EtcdClient("10.0.0.1:2379")
+    with pytest.raises(EtcdError, match="not an http"):
+        EtcdClient("10.0.0.1:2379")
 
 
 # ---------------------------------------------------------------- TLS configuration
 
 
 def test_tls_config_names_missing_files(tmp_path):
-    with pytest.raises(E.EtcdError, match="ca_cert .*nope.crt does not exist") as err:
-        E.TlsConfig(str(tmp_path / "nope.crt")).context()
+    with pytest.raises(EtcdError, match="ca_cert .*nope.crt does not exist") as err:
+        TlsConfig(str(tmp_path / "nope.crt")).context()
     assert err.value.kind == "config"
-    with pytest.raises(E.EtcdError, match="must be given together"):
-        E.TlsConfig(None, str(tmp_path / "a.crt")).context()
+    with pytest.raises(EtcdError, match="must be given together"):
+        TlsConfig(None, str(tmp_path / "a.crt")).context()
 
 
 def test_tls_config_rejects_garbage(tmp_path):
     bad = tmp_path / "ca.crt"
     bad.write_text("not a certificate")
-    with pytest.raises(E.EtcdError, match="is not a PEM CA bundle"):
-        E.TlsConfig(str(bad)).context()
+    with pytest.raises(EtcdError, match="is not a PEM CA bundle"):
+        TlsConfig(str(bad)).context()
     cert, key = tmp_path / "c.crt", tmp_path / "c.key"
     cert.write_text("x")
     key.write_text("y")
-    with pytest.raises(E.EtcdError, match="cannot load client_cert"):
-        E.TlsConfig(None, str(cert), str(key)).context()
+    with pytest.raises(EtcdError, match="cannot load client_cert"):
+        TlsConfig(None, str(cert), str(key)).context()
 
 
 # ---------------------------------------------------------------- snapshot stream
@@ -345,20 +367,20 @@ def test_snapshot_stream_reassembles_blobs_split_anywhere(cut):
 def test_snapshot_stream_errors():
     error = json.dumps({"error": {"code": 14, "message": "etcdserver: no leader"}}).encode()
     c, _ = client(streams={EP + "/v3/maintenance/snapshot": (200, [_stream_messages([b"a"]), error])})
-    with pytest.raises(E.EtcdError, match=r"no leader \(Unavailable\)"):
+    with pytest.raises(EtcdError, match=r"no leader \(Unavailable\)"):
         c.snapshot(lambda b: None)
     c, _ = client(streams={EP + "/v3/maintenance/snapshot": (200, [_stream_messages([b"abc"])[:-20]])})
-    with pytest.raises(E.EtcdError, match="ended in the middle of a message") as err:
+    with pytest.raises(EtcdError, match="ended in the middle of a message") as err:
         c.snapshot(lambda b: None)
     assert err.value.kind == "protocol"
     c, _ = client(streams={EP + "/v3/maintenance/snapshot": (200, [])})
-    with pytest.raises(E.EtcdError, match="stream was empty"):
+    with pytest.raises(EtcdError, match="stream was empty"):
         c.snapshot(lambda b: None)
     c, _ = client(streams={EP + "/v3/maintenance/snapshot": (403, [b'{"code":7,"message":"permission denied"}'])})
-    with pytest.raises(E.EtcdError, match="permission denied"):
+    with pytest.raises(EtcdError, match="permission denied"):
         c.snapshot(lambda b: None)
     c, _ = client(streams={EP + "/v3/maintenance/snapshot": (200, [_stream_messages([b"a"]), socket.timeout()])})
-    with pytest.raises(E.EtcdError, match="snapshot stream: timed out") as err:
+    with pytest.raises(EtcdError, match="snapshot stream: timed out") as err:
         c.snapshot(lambda b: None)
     assert err.value.kind == "timeout"
 
@@ -398,12 +420,12 @@ def test_probe_members_health_reasons():
         [status_body("1"), status_body("999"), status_body("3", leader="0"), None, status_body("5", errors=["x"])]
     )
     members = [
-        E.Member.from_api(m)
+        Member.from_api(m)
         for m in json.loads(json.dumps(routes["https://10.0.0.1:2379/v3/cluster/member/list"][1]))["members"]
     ]
-    members.append(E.Member("6", "", ["https://10.0.0.6:2380"]))
+    members.append(Member("6", "", ["https://10.0.0.6:2380"]))
     _, factory = shared_factory(routes)
-    probes = E.probe_members(members, timeout=0.5, transport_factory=factory)
+    probes = probe_members(members, timeout=0.5, transport_factory=factory)
     assert probes["1"]["healthy"] is True and probes["1"]["endpoint"] == "https://10.0.0.1:2379"
     assert probes["2"]["healthy"] is False and "answered as member 999, not 2" in probes["2"]["error"]
     assert probes["3"]["healthy"] is False and "no leader" in probes["3"]["error"]
@@ -420,7 +442,7 @@ def test_probe_members_health_reasons():
 def test_probe_uses_the_health_timeout():
     routes = cluster_routes([status_body("1")])
     transport, factory = shared_factory(routes)
-    E.probe_members([E.Member("1", "etcd1", ["https://10.0.0.1:2380"], ["https://10.0.0.1:2379"])], None, 0.7, factory)
+    probe_members([Member("1", "etcd1", ["https://10.0.0.1:2380"], ["https://10.0.0.1:2379"])], None, 0.7, factory)
     assert {r[3] for r in transport.requests} == {0.7}
 
 
@@ -431,22 +453,22 @@ def test_cluster_connect_falls_through_endpoints():
         {"code": 14, "message": "etcdserver: rpc not supported for learner"},
     )
     _, factory = shared_factory(routes)
-    cluster = E.EtcdCluster(["https://10.0.0.8:2379", "https://10.0.0.2:2379"], transport_factory=factory)
+    cluster = EtcdCluster(["https://10.0.0.8:2379", "https://10.0.0.2:2379"], transport_factory=factory)
     members = cluster.connect()
     assert [m.name for m in members] == ["etcd1", "etcd2", "etcd3"]
     assert cluster.primary.endpoint == "https://10.0.0.2:2379"
     views = cluster.views(members)
     assert all(v.healthy for v in views) and [v.leader for v in views] == [True, False, False]
 
-    bad = E.EtcdCluster(["https://10.0.0.8:2379", "https://10.0.0.9:2379"], transport_factory=factory)
-    with pytest.raises(E.EtcdError) as err:
+    bad = EtcdCluster(["https://10.0.0.8:2379", "https://10.0.0.9:2379"], transport_factory=factory)
+    with pytest.raises(EtcdError) as err:
         bad.connect()
     text = str(err.value)
     assert "no etcd endpoint answered (https://10.0.0.8:2379, https://10.0.0.9:2379)" in text
     assert "10.0.0.8:2379: connection refused" in text
     assert "https://10.0.0.9:2379 is a learner, which does not serve the member list" in text
-    with pytest.raises(E.EtcdError, match="endpoints is empty"):
-        E.EtcdCluster([])
+    with pytest.raises(EtcdError, match="endpoints is empty"):
+        EtcdCluster([])
 
 
 def views3(healthy=(True, True, True), learner=None):
@@ -466,13 +488,13 @@ def views3(healthy=(True, True, True), learner=None):
 def test_client_for_change_avoids_the_target_and_unhealthy_members():
     routes = cluster_routes([status_body("1"), status_body("2"), status_body("3")])
     _, factory = shared_factory(routes)
-    cluster = E.EtcdCluster(["https://10.0.0.1:2379"], transport_factory=factory)
+    cluster = EtcdCluster(["https://10.0.0.1:2379"], transport_factory=factory)
     cluster.views(cluster.connect())
     assert cluster.client_for_change(views3()).endpoint == "https://10.0.0.1:2379"  # the primary
     assert cluster.client_for_change(views3(), avoid_id="1").endpoint == "https://10.0.0.2:2379"
     assert cluster.client_for_change(views3((True, False, True)), avoid_id="1").endpoint == "https://10.0.0.3:2379"
     assert cluster.client_for_change(views3(learner="etcd2"), avoid_id="1").endpoint == "https://10.0.0.3:2379"
-    with pytest.raises(E.EtcdError, match="no healthy voting member to send the change to"):
+    with pytest.raises(EtcdError, match="no healthy voting member to send the change to"):
         cluster.client_for_change(views3((True, False, False)), avoid_id="1")
 
 
@@ -492,13 +514,13 @@ class FakeClock(object):
 def retrying_cluster(routes):
     clock = FakeClock()
     _, factory = shared_factory(routes)
-    cluster = E.EtcdCluster(["https://10.0.0.1:2379"], transport_factory=factory, clock=clock, sleep=clock.sleep)
+    cluster = EtcdCluster(["https://10.0.0.1:2379"], transport_factory=factory, clock=clock, sleep=clock.sleep)
     cluster.views(cluster.connect())
     return cluster, clock
 
 
 UNHEALTHY = (503, {"code": 14, "message": "etcdserver: unhealthy cluster"})
-NOT_SYNCED = (412, {"code": 9, "message": "etcdserver: " + E.LEARNER_NOT_READY})
+NOT_SYNCED = (412, {"code": 9, "message": "etcdserver: " + LEARNER_NOT_READY})
 
 
 def test_change_retries_unhealthy_cluster_until_accepted():
@@ -514,12 +536,12 @@ def test_change_gives_up_at_the_deadline_and_does_not_retry_other_errors():
     routes = cluster_routes([status_body("1"), status_body("2"), status_body("3")])
     routes["https://10.0.0.1:2379/v3/cluster/member/remove"] = [UNHEALTHY]
     cluster, clock = retrying_cluster(routes)
-    with pytest.raises(E.EtcdError, match="unhealthy cluster.*still after 3s.*connected for 5 s"):
+    with pytest.raises(EtcdError, match="unhealthy cluster.*still after 3s.*connected for 5 s"):
         cluster.change(views3(), lambda c: c.member_remove("3"), avoid_id="3", wait_timeout=3)
     assert 3 <= sum(clock.sleeps) <= 3.5
     routes["https://10.0.0.1:2379/v3/cluster/member/remove"] = [(404, {"code": 5, "message": "member not found"})]
     cluster, clock = retrying_cluster(routes)
-    with pytest.raises(E.EtcdError, match="member not found"):
+    with pytest.raises(EtcdError, match="member not found"):
         cluster.change(views3(), lambda c: c.member_remove("3"), avoid_id="3", wait_timeout=3)
     assert clock.sleeps == []
 
@@ -545,7 +567,7 @@ def test_promote_deadline_reports_raft_indexes():
     routes["https://10.0.0.1:2379/v3/cluster/member/promote"] = [NOT_SYNCED]
     cluster, clock = retrying_cluster(routes)
     views = views3(learner="etcd3")
-    with pytest.raises(E.EtcdError) as err:
+    with pytest.raises(EtcdError) as err:
         cluster.promote(views, views[2], wait_timeout=5)
     assert err.value.kind == "timeout"
     assert "learner etcd3 did not catch up with the leader within 5s" in str(err.value)
@@ -566,9 +588,9 @@ def fnv64a(data):
 
 
 def test_fnv_reference_vectors():
-    assert E._fnv64a(b"") == 0xCBF29CE484222325
-    assert E._fnv64a(b"a") == 0xAF63DC4C8601EC8C
-    assert E._fnv64a(b"foobar") == fnv64a(b"foobar") == 0x85944171F73967E8
+    assert _fnv64a(b"") == 0xCBF29CE484222325
+    assert _fnv64a(b"a") == 0xAF63DC4C8601EC8C
+    assert _fnv64a(b"foobar") == fnv64a(b"foobar") == 0x85944171F73967E8
 
 
 def _page(pgid, flags, count, body, size=PS):
@@ -646,7 +668,7 @@ def write_snapshot(tmp_path, db, trailer=True, name="snap.db"):
 def test_verify_snapshot_reads_revision_and_checks_trailer(tmp_path, split):
     db = bolt([2, 3, 7, 41], split=split)
     path = write_snapshot(tmp_path, db)
-    info = E.verify_snapshot(path, chunk_size=333)
+    info = verify_snapshot(path, chunk_size=333)
     assert info["revision"] == 41 and info["has_hash"] is True
     assert info["size"] == len(db) + 32
     assert info["db_sha256"] == hashlib.sha256(db).hexdigest()
@@ -655,13 +677,13 @@ def test_verify_snapshot_reads_revision_and_checks_trailer(tmp_path, split):
 
 
 def test_verify_snapshot_uses_compaction_revision_and_empty_bucket(tmp_path):
-    assert E.verify_snapshot(write_snapshot(tmp_path, bolt([5, 6], compacted=9)))["revision"] == 9
-    assert E.verify_snapshot(write_snapshot(tmp_path, bolt([5, 60], compacted=9)))["revision"] == 60
-    assert E.verify_snapshot(write_snapshot(tmp_path, bolt([])))["revision"] == 0
+    assert verify_snapshot(write_snapshot(tmp_path, bolt([5, 6], compacted=9)))["revision"] == 9
+    assert verify_snapshot(write_snapshot(tmp_path, bolt([5, 60], compacted=9)))["revision"] == 60
+    assert verify_snapshot(write_snapshot(tmp_path, bolt([])))["revision"] == 0
 
 
 def test_verify_snapshot_without_trailer(tmp_path):
-    info = E.verify_snapshot(write_snapshot(tmp_path, bolt([3]), trailer=False))
+    info = verify_snapshot(write_snapshot(tmp_path, bolt([3]), trailer=False))
     assert info["has_hash"] is False and info["revision"] == 3
 
 
@@ -671,8 +693,8 @@ def test_verify_snapshot_detects_corruption(tmp_path):
     db[4 * PS + 100] ^= 0xFF  # a flipped bit in the key bucket
     path = tmp_path / "bad.db"
     path.write_bytes(bytes(db) + good)
-    with pytest.raises(E.SnapshotError, match="trailer does not match the database.*corrupt"):
-        E.verify_snapshot(str(path))
+    with pytest.raises(SnapshotError, match="trailer does not match the database.*corrupt"):
+        verify_snapshot(str(path))
 
 
 @pytest.mark.parametrize(
@@ -687,32 +709,32 @@ def test_verify_snapshot_rejects_non_databases(tmp_path, mutate, match):
     data = mutate(bolt([2, 3]))
     path = tmp_path / "x.db"
     path.write_bytes(data + (hashlib.sha256(data).digest() if data else b""))
-    with pytest.raises(E.SnapshotError, match=match):
-        E.verify_snapshot(str(path))
+    with pytest.raises(SnapshotError, match=match):
+        verify_snapshot(str(path))
 
 
 def test_verify_snapshot_needs_the_key_bucket(tmp_path):
     db = bytearray(bolt([2]))
     root = leaf(3, [(1, b"lease", bucket(4))])
     db[3 * PS : 4 * PS] = root
-    with pytest.raises(E.SnapshotError, match="no 'key' bucket"):
-        E.verify_snapshot(write_snapshot(tmp_path, bytes(db)))
-    with pytest.raises(E.SnapshotError, match="cannot read"):
-        E.verify_snapshot(str(tmp_path / "missing.db"))
+    with pytest.raises(SnapshotError, match="no 'key' bucket"):
+        verify_snapshot(write_snapshot(tmp_path, bytes(db)))
+    with pytest.raises(SnapshotError, match="cannot read"):
+        verify_snapshot(str(tmp_path / "missing.db"))
 
 
 def test_one_bad_meta_page_is_tolerated(tmp_path):
     db = bytearray(bolt([2, 8]))
     db[20] ^= 0xFF  # meta page 0 checksum fails; meta page 1 still describes the same tree
-    assert E.verify_snapshot(write_snapshot(tmp_path, bytes(db)))["revision"] == 8
+    assert verify_snapshot(write_snapshot(tmp_path, bytes(db)))["revision"] == 8
 
 
 def test_snapshot_names_sort_in_time_order():
     import datetime
 
     t = datetime.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.timezone.utc)
-    assert E.snapshot_name("etcd-snapshot", t) == "etcd-snapshot-20260102T030405.678Z.db"
-    assert E.snapshot_pattern("etcd-snapshot").match(E.snapshot_name("etcd-snapshot"))
+    assert snapshot_name("etcd-snapshot", t) == "etcd-snapshot-20260102T030405.678Z.db"
+    assert snapshot_pattern("etcd-snapshot").match(snapshot_name("etcd-snapshot"))
 
 
 @pytest.mark.parametrize(
@@ -735,20 +757,20 @@ def test_snapshots_to_prune(keep, pruned):
         "s-latest.db",
         "notes.txt",
     ]
-    assert E.snapshots_to_prune(names, "s", keep) == pruned
+    assert snapshots_to_prune(names, "s", keep) == pruned
 
 
 # ---------------------------------------------------------------- restore flags
 
 
 def test_parse_initial_cluster():
-    assert E.parse_initial_cluster("a=https://h1:2380, b=https://h2:2380") == [
+    assert parse_initial_cluster("a=https://h1:2380, b=https://h2:2380") == [
         ("a", "https://h1:2380"),
         ("b", "https://h2:2380"),
     ]
     for bad in ("", "a", "a=h1:2380", "=https://h:1", "a=https://h:1,,b=https://h:2"):
         with pytest.raises(ValueError):
-            E.parse_initial_cluster(bad)
+            parse_initial_cluster(bad)
 
 
 @pytest.mark.parametrize(
@@ -763,14 +785,14 @@ def test_parse_initial_cluster():
     ],
 )
 def test_restore_plan_errors(name, cluster, urls, errors):
-    found = E.restore_plan_errors(name, cluster, urls)
+    found = restore_plan_errors(name, cluster, urls)
     assert len(found) == len(errors)
     for text, expected in zip(found, errors):
         assert expected in text
 
 
 def test_restore_command_flags():
-    cmd = E.restore_command(
+    cmd = restore_command(
         "/bin/etcdutl", "/b/s.db", "/var/lib/etcd", "a", "a=https://h1:2380", "t1", ["https://h1:2380"]
     )
     assert cmd == [
@@ -790,7 +812,7 @@ def test_restore_command_flags():
 
 
 def test_transport_sends_json_headers_with_a_body_only(echo_server):
-    transport = E.HttpsTransport()
+    transport = HttpsTransport()
     assert transport.request("POST", echo_server.url + "/v3/kv/range", b"{}", 5) == (200, b"answer")
     assert transport.request("GET", echo_server.url + "/health", None, 5) == (200, b"answer")
     assert list(transport.stream("POST", echo_server.url + "/v3/maintenance/snapshot", b"{}", 5)) == [
@@ -804,11 +826,11 @@ def test_transport_sends_json_headers_with_a_body_only(echo_server):
 
 
 def test_transport_refuses_a_url_that_is_not_http():
-    transport = E.HttpsTransport()
+    transport = HttpsTransport()
     for attempt in (
         lambda: transport.request("POST", "ftp://x/v3", b"{}", 5),
         lambda: list(transport.stream("POST", "ftp://x/v3", b"{}", 5)),
     ):
-        with pytest.raises(E.EtcdError, match=r"^endpoint 'ftp://x/v3' is not an http\(s\)://host:port URL$") as err:
+        with pytest.raises(EtcdError, match=r"^endpoint 'ftp://x/v3' is not an http\(s\)://host:port URL$") as err:
             attempt()
         assert err.value.kind == "config" and err.value.endpoint == "ftp://x/v3"

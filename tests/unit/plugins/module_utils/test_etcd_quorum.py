@@ -1,7 +1,7 @@
 """Quorum arithmetic and the membership planner (pure functions, tables)."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_quorum import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.quorum import (
     MemberView,
     PlanError,
     check_change,

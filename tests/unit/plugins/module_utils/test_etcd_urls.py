@@ -1,5 +1,5 @@
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_urls import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.urls import (
     EtcdUrlError,
     client_urls,
     host_urls,

@@ -1,4 +1,4 @@
-"""Unit tests for plugins/module_utils/host_files.py (plan, apply, summary, component_restarts).
+"""Unit tests for plugins/module_utils/host/files.py (plan, apply, summary, component_restarts).
 
 Real files under ``tmp_path``; owner and group are the current user's, so no test needs root.
 """
@@ -10,7 +10,7 @@ import signal
 import stat
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_files import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host.files import (
     DIFF_MAX,
     HostFilesError,
     _directory_action,

@@ -5,7 +5,7 @@ import socket
 import threading
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_ready import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net.wait import (
     HostReadyError,
     failure_message,
     probe_once,

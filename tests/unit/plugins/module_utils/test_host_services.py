@@ -1,7 +1,7 @@
 """host_services: systemctl show parsed, the steps decided from the states, one command per verb."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils.host_services import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host.services import (
     HostServicesError,
     commands,
     needs_daemon_reload,

@@ -12,8 +12,8 @@ import tempfile
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_api as K
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_kubeconfig
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import api as K
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import kubeconfig as pki_kubeconfig
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -332,7 +332,7 @@ def test_kubeconfig_refusals(tmp_path, text, match):
 
 
 def test_a_url_the_transport_refuses_is_a_config_error():
-    from ansible_collections.kubesmith.cluster.plugins.module_utils import tls_client
+    from ansible_collections.kubesmith.cluster.plugins.module_utils.net import tls as tls_client
 
     class Refusing(object):
         def request(self, method, url, body, headers, timeout):

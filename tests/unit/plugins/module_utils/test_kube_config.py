@@ -1,12 +1,14 @@
-"""Unit tests for plugins/module_utils/kube_config.py: every component rendered for every supported minor and
+"""Unit tests for plugins/module_utils/kube/config.py: every component rendered for every supported minor and
 checked against the version table."""
 
 import base64
 import os
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config as kc
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions as kv
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kc
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import control_plane as kcp
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import node_components as knc
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kv
 
 MINORS = kv.SUPPORTED_MINORS
 VERSIONS = {"1.20": "v1.20.2+kubesmith.1", "1.35": "v1.35.4", "1.36": "1.36.0", "1.37": "v1.37.1"}
@@ -37,11 +39,11 @@ def flags(args):
 
 
 ARGS = {
-    "kube-apiserver": kc.apiserver_args,
-    "kube-controller-manager": kc.controller_manager_args,
-    "kube-scheduler": kc.scheduler_args,
-    "kubelet": kc.kubelet_args,
-    "kube-proxy": kc.kube_proxy_args,
+    "kube-apiserver": kcp.apiserver_args,
+    "kube-controller-manager": kcp.controller_manager_args,
+    "kube-scheduler": kcp.scheduler_args,
+    "kubelet": knc.kubelet_args,
+    "kube-proxy": knc.kube_proxy_args,
 }
 
 
@@ -71,7 +73,7 @@ def test_no_removed_flag_is_ever_rendered(minor, component):
 @pytest.mark.parametrize("minor", MINORS)
 def test_apiserver(minor):
     info = kv.lookup(minor)
-    f = flags(kc.apiserver_args(VERSIONS[minor], settings()))
+    f = flags(kcp.apiserver_args(VERSIONS[minor], settings()))
     required = {
         "--advertise-address": "10.0.0.11",
         "--secure-port": "6443",
@@ -124,7 +126,7 @@ def test_apiserver(minor):
 @pytest.mark.parametrize("minor", MINORS)
 def test_controller_manager(minor):
     info = kv.lookup(minor)
-    f = flags(kc.controller_manager_args(VERSIONS[minor], settings(pod_cidr="10.200.0.0/16", node_cidr_mask=25)))
+    f = flags(kcp.controller_manager_args(VERSIONS[minor], settings(pod_cidr="10.200.0.0/16", node_cidr_mask=25)))
     conf = "/etc/kubernetes/controller-manager.conf"
     assert f["--bind-address"] == "127.0.0.1"
     assert f["--kubeconfig"] == f["--authentication-kubeconfig"] == f["--authorization-kubeconfig"] == conf
@@ -146,13 +148,13 @@ def test_controller_manager(minor):
 @pytest.mark.parametrize("minor", MINORS)
 def test_scheduler(minor):
     info = kv.lookup(minor)
-    config = kc.scheduler_config(VERSIONS[minor], settings())
+    config = kcp.scheduler_config(VERSIONS[minor], settings())
     assert config["apiVersion"] == info.scheduler_config_api
     assert config["kind"] == "KubeSchedulerConfiguration"
     assert config["clientConnection"] == {"kubeconfig": "/etc/kubernetes/scheduler.conf"}
     assert config["leaderElection"] == {"leaderElect": True}
     assert config["enableProfiling"] is False
-    f = flags(kc.scheduler_args(VERSIONS[minor], settings()))
+    f = flags(kcp.scheduler_args(VERSIONS[minor], settings()))
     assert f["--bind-address"] == "127.0.0.1"
     assert f["--authentication-kubeconfig"] == f["--authorization-kubeconfig"] == "/etc/kubernetes/scheduler.conf"
     assert (f.get("--port") == "0") is info.component_insecure_port_flag
@@ -169,7 +171,7 @@ def test_scheduler(minor):
 @pytest.mark.parametrize("minor", MINORS)
 def test_kubelet(minor):
     info = kv.lookup(minor)
-    config = kc.kubelet_config(VERSIONS[minor], settings(cgroup_driver="cgroupfs"))
+    config = knc.kubelet_config(VERSIONS[minor], settings(cgroup_driver="cgroupfs"))
     assert config["apiVersion"] == info.kubelet_config_api
     assert config["kind"] == "KubeletConfiguration"
     assert config["authentication"] == {
@@ -189,7 +191,7 @@ def test_kubelet(minor):
     assert config["address"] == "10.0.0.11"
     assert ("containerRuntimeEndpoint" in config) is info.kubelet_runtime_endpoint_in_config
     assert "failCgroupV1" not in config  # only when asked
-    f = flags(kc.kubelet_args(VERSIONS[minor], settings()))
+    f = flags(knc.kubelet_args(VERSIONS[minor], settings()))
     assert f["--config"] == "/etc/kubernetes/kubelet-config.yaml"
     assert f["--kubeconfig"] == "/etc/kubernetes/kubelet.conf"
     assert f["--hostname-override"] == "cp1"
@@ -212,8 +214,8 @@ def test_kubelet_taints_go_where_the_version_reads_them(minor):
             {"key": "a", "value": "b", "effect": "NoExecute"},
         ]
     )
-    config = kc.kubelet_config(VERSIONS[minor], s)
-    f = flags(kc.kubelet_args(VERSIONS[minor], s))
+    config = knc.kubelet_config(VERSIONS[minor], s)
+    f = flags(knc.kubelet_args(VERSIONS[minor], s))
     taints = [
         {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
         {"key": "a", "value": "b", "effect": "NoExecute"},
@@ -229,7 +231,7 @@ def test_kubelet_taints_go_where_the_version_reads_them(minor):
 @pytest.mark.parametrize("minor", MINORS)
 def test_kubelet_fail_cgroup_v1_only_where_the_field_exists(minor):
     info = kv.lookup(minor)
-    config = kc.kubelet_config(VERSIONS[minor], settings(fail_cgroup_v1=False))
+    config = knc.kubelet_config(VERSIONS[minor], settings(fail_cgroup_v1=False))
     if info.kubelet_fail_cgroup_v1_default:
         assert config["failCgroupV1"] is False
     else:
@@ -239,7 +241,7 @@ def test_kubelet_fail_cgroup_v1_only_where_the_field_exists(minor):
 @pytest.mark.parametrize("minor", MINORS)
 def test_kube_proxy(minor):
     info = kv.lookup(minor)
-    config = kc.kube_proxy_config(VERSIONS[minor], settings(conntrack_max_per_core=0))
+    config = knc.kube_proxy_config(VERSIONS[minor], settings(conntrack_max_per_core=0))
     assert config["apiVersion"] == info.kube_proxy_config_api
     assert config["kind"] == "KubeProxyConfiguration"
     assert config["mode"] == "iptables"
@@ -249,15 +251,15 @@ def test_kube_proxy(minor):
     assert config["bindAddress"] == "10.0.0.11"
     assert config["metricsBindAddress"].startswith("127.0.0.1:")
     assert config["conntrack"] == {"maxPerCore": 0}
-    assert kc.kube_proxy_args(VERSIONS[minor], settings()) == ["--config=/etc/kubernetes/kube-proxy.yaml"]
+    assert knc.kube_proxy_args(VERSIONS[minor], settings()) == ["--config=/etc/kubernetes/kube-proxy.yaml"]
 
 
 @pytest.mark.parametrize("minor", MINORS)
 def test_audit_and_encryption_api_versions_follow_the_table(minor):
     info = kv.lookup(minor)
-    assert kc.audit_policy(VERSIONS[minor])["apiVersion"] == info.audit_policy_api
+    assert kcp.audit_policy(VERSIONS[minor])["apiVersion"] == info.audit_policy_api
     keys = [{"name": "k1", "secret": base64.b64encode(b"\0" * 32).decode()}]
-    assert kc.encryption_config(keys, version=VERSIONS[minor])["apiVersion"] == info.encryption_config_api
+    assert kcp.encryption_config(keys, version=VERSIONS[minor])["apiVersion"] == info.encryption_config_api
 
 
 # --------------------------------------------------------------------------- anonymous access to health endpoints
@@ -266,10 +268,10 @@ def test_audit_and_encryption_api_versions_follow_the_table(minor):
 def test_anonymous_health_on_versions_that_can_restrict_it():
     s = settings(apiserver_anonymous_health=True)
     for minor in ("1.35", "1.36", "1.37"):
-        f = flags(kc.apiserver_args(VERSIONS[minor], s))
+        f = flags(kcp.apiserver_args(VERSIONS[minor], s))
         assert "--anonymous-auth" not in f  # mutually exclusive with the file's anonymous section
         assert f["--authentication-config"] == "/etc/kubernetes/authentication-config.yaml"
-        config = kc.authentication_config(VERSIONS[minor], s)
+        config = kcp.authentication_config(VERSIONS[minor], s)
         assert config == {
             "apiVersion": "apiserver.config.k8s.io/v1",
             "kind": "AuthenticationConfiguration",
@@ -283,14 +285,14 @@ def test_anonymous_health_on_versions_that_can_restrict_it():
 def test_anonymous_health_refused_on_1_20():
     s = settings(apiserver_anonymous_health=True)
     with pytest.raises(kc.KubeConfigError, match="1.20 does not have.*client certificate"):
-        kc.apiserver_args("v1.20.2", s)
+        kcp.apiserver_args("v1.20.2", s)
     with pytest.raises(kc.KubeConfigError, match="1.20 does not have"):
-        kc.authentication_config("v1.20.2", s)
+        kcp.authentication_config("v1.20.2", s)
 
 
 @pytest.mark.parametrize("minor", MINORS)
 def test_no_authentication_config_by_default(minor):
-    assert kc.authentication_config(VERSIONS[minor], settings()) is None
+    assert kcp.authentication_config(VERSIONS[minor], settings()) is None
 
 
 # --------------------------------------------------------------------------- extra args and overrides
@@ -307,7 +309,7 @@ def test_extra_args_replace_in_place_drop_and_append_sorted():
             "not-there": None,  # dropping an absent flag is fine
         }
     )
-    args = kc.apiserver_args("v1.37.0", s)
+    args = kcp.apiserver_args("v1.37.0", s)
     f = flags(args)
     assert f["--audit-log-maxage"] == "7"
     assert f["--enable-admission-plugins"] == "NodeRestriction,PodSecurity"
@@ -318,25 +320,25 @@ def test_extra_args_replace_in_place_drop_and_append_sorted():
 
 def test_extra_args_refuse_flags_the_version_does_not_have():
     with pytest.raises(kc.KubeConfigError, match="--insecure-port does not exist in kube-apiserver 1.37; remove it"):
-        kc.apiserver_args("v1.37.0", settings(apiserver_extra_args={"insecure-port": 0}))
+        kcp.apiserver_args("v1.37.0", settings(apiserver_extra_args={"insecure-port": 0}))
     with pytest.raises(kc.KubeConfigError, match="kubelet_extra_args: --container-runtime does not exist"):
-        kc.kubelet_args("v1.35.0", settings(kubelet_extra_args={"container-runtime": "remote"}))
+        knc.kubelet_args("v1.35.0", settings(kubelet_extra_args={"container-runtime": "remote"}))
     # the same flag is fine where it exists
-    assert "--insecure-port=0" in kc.apiserver_args("v1.20.2", settings(apiserver_extra_args={"insecure-port": 0}))
+    assert "--insecure-port=0" in kcp.apiserver_args("v1.20.2", settings(apiserver_extra_args={"insecure-port": 0}))
 
 
 @pytest.mark.parametrize("name", ["", "--", "a=b", "two words"])
 def test_extra_args_refuse_bad_names(name):
     with pytest.raises(kc.KubeConfigError, match="is not a flag name"):
-        kc.kube_proxy_args("v1.37.0", settings(kube_proxy_extra_args={name: "x"}))
+        knc.kube_proxy_args("v1.37.0", settings(kube_proxy_extra_args={name: "x"}))
 
 
 def test_feature_gates_everywhere():
     s = settings(feature_gates={"B": False, "A": True})
-    for func in (kc.apiserver_args, kc.controller_manager_args, kc.scheduler_args):
+    for func in (kcp.apiserver_args, kcp.controller_manager_args, kcp.scheduler_args):
         assert flags(func("v1.37.0", s))["--feature-gates"] == "A=true,B=false"
-    assert kc.kubelet_config("v1.37.0", s)["featureGates"] == {"A": True, "B": False}
-    assert kc.kube_proxy_config("v1.37.0", s)["featureGates"] == {"A": True, "B": False}
+    assert knc.kubelet_config("v1.37.0", s)["featureGates"] == {"A": True, "B": False}
+    assert knc.kube_proxy_config("v1.37.0", s)["featureGates"] == {"A": True, "B": False}
 
 
 def test_config_overrides_deep_merge():
@@ -345,30 +347,30 @@ def test_config_overrides_deep_merge():
         kube_proxy_config_overrides={"iptables": {"masqueradeAll": True}},
         scheduler_config_overrides={"leaderElection": {"leaseDuration": "30s"}},
     )
-    kubelet = kc.kubelet_config("v1.37.0", s)
+    kubelet = knc.kubelet_config("v1.37.0", s)
     assert kubelet["authentication"]["webhook"] == {"enabled": True, "cacheTTL": "30s"}
     assert kubelet["authentication"]["anonymous"] == {"enabled": False}
     assert kubelet["maxPods"] == 50
-    assert kc.kube_proxy_config("v1.37.0", s)["iptables"] == {"masqueradeAll": True}
-    assert kc.scheduler_config("v1.37.0", s)["leaderElection"] == {"leaderElect": True, "leaseDuration": "30s"}
+    assert knc.kube_proxy_config("v1.37.0", s)["iptables"] == {"masqueradeAll": True}
+    assert kcp.scheduler_config("v1.37.0", s)["leaderElection"] == {"leaderElect": True, "leaseDuration": "30s"}
 
 
 def test_overrides_cannot_change_the_api_version():
     with pytest.raises(kc.KubeConfigError, match="reads 'kubelet.config.k8s.io/v1beta1'"):
-        kc.kubelet_config("v1.37.0", settings(kubelet_config_overrides={"apiVersion": "kubelet.config.k8s.io/v1"}))
+        knc.kubelet_config("v1.37.0", settings(kubelet_config_overrides={"apiVersion": "kubelet.config.k8s.io/v1"}))
 
 
 def test_scheduler_overrides_refused_where_the_scheduler_runs_from_flags():
     s = settings(scheduler_config_overrides={"percentageOfNodesToScore": 50})
-    assert kc.scheduler_args("v1.37.0", s)
+    assert kcp.scheduler_args("v1.37.0", s)
     with pytest.raises(kc.KubeConfigError, match="use scheduler_extra_args"):
-        kc.scheduler_args("v1.20.2", s)
+        kcp.scheduler_args("v1.20.2", s)
 
 
 def test_defaults_are_not_shared_between_calls():
     s = settings(kubelet_config_overrides={"authentication": {"anonymous": {"enabled": True}}})
-    kc.kubelet_config("v1.37.0", s)
-    assert kc.kubelet_config("v1.37.0", settings())["authentication"]["anonymous"] == {"enabled": False}
+    knc.kubelet_config("v1.37.0", s)
+    assert knc.kubelet_config("v1.37.0", settings())["authentication"]["anonymous"] == {"enabled": False}
     assert kc.DEFAULTS["admission_plugins"] == ["NodeRestriction"]
 
 
@@ -378,38 +380,38 @@ def test_defaults_are_not_shared_between_calls():
 @pytest.mark.parametrize(
     "func, extra, match",
     [
-        (kc.apiserver_args, {"advertise_addres": "10.0.0.1"}, "unknown setting\\(s\\) advertise_addres"),
-        (kc.apiserver_args, {"advertise_address": None}, "advertise_address is required to render kube-apiserver"),
-        (kc.apiserver_args, {"advertise_address": "127.0.0.1"}, "advertise_address 127.0.0.1 cannot be used"),
-        (kc.apiserver_args, {"etcd_servers": []}, "etcd_servers is required"),
-        (kc.apiserver_args, {"etcd_servers": ["http://10.0.0.1:2379"]}, "is not an https:// URL"),
-        (kc.apiserver_args, {"admission_plugins": ["PodSecurity"]}, "must keep NodeRestriction"),
-        (kc.apiserver_args, {"apiserver_port": 70000}, "apiserver_port must be a TCP port"),
-        (kc.apiserver_args, {"service_cidr": "10.96.0.1/12"}, "service_cidr '10.96.0.1/12' is not a network"),
-        (kc.apiserver_args, {"pod_cidr": "10.96.0.0/16"}, "overlap"),
-        (kc.apiserver_args, {"pod_cidr": "fd00::/48"}, "same IP family"),
-        (kc.apiserver_args, {"allow_privileged": "false"}, "allow_privileged must be true or false"),
-        (kc.apiserver_args, {"pki_dir": "etc/pki"}, "pki_dir must be an absolute path"),
-        (kc.apiserver_args, {"audit_policy_file": "audit.yaml"}, "audit_policy_file must be an absolute path"),
-        (kc.apiserver_args, {"cluster_domain": "Cluster_Local"}, "is not a DNS domain"),
-        (kc.controller_manager_args, {"node_cidr_mask": 16}, "must be longer than pod_cidr's prefix"),
-        (kc.controller_manager_args, {"node_cidr_mask": "x"}, "node_cidr_mask must be a whole number"),
-        (kc.kubelet_config, {"node_ip": "127.0.0.1"}, "kubelet refuses a loopback node IP"),
-        (kc.kubelet_config, {"node_ip": "0.0.0.0"}, "node_ip 0.0.0.0 cannot be used"),  # noqa: S104
-        (kc.kubelet_config, {"node_ip": "node1"}, "node_ip 'node1' is not an IP address"),
-        (kc.kubelet_config, {"cgroup_driver": "systemD"}, "cgroup_driver must be one of systemd, cgroupfs"),
-        (kc.kubelet_config, {"cluster_dns_ip": "10.100.0.10", "service_cidr": "10.96.0.0/16"}, "outside"),
-        (kc.kubelet_config, {"cri_socket": "/run/containerd/containerd.sock"}, "unix:/// URL"),
-        (kc.kubelet_config, {"node_taints": ["a=b"]}, "is not key\\[=value\\]:Effect"),
-        (kc.kubelet_config, {"node_taints": ["a=b:Sometimes"]}, "must be one of NoSchedule"),
-        (kc.kubelet_config, {"node_taints": "a=b:NoSchedule"}, "node_taints must be a list"),
-        (kc.kubelet_config, {"kubelet_config_overrides": []}, "kubelet_config_overrides must be a dict"),
-        (kc.kubelet_args, {"node_name": "Node_1"}, "is not a valid Node name"),
-        (kc.kubelet_args, {"node_labels": {"node-role.kubernetes.io/worker": ""}}, "apply it through the API"),
-        (kc.kubelet_args, {"node_labels": {"pool": "a b"}}, "is not a valid label"),
-        (kc.kube_proxy_config, {"node_name": None}, "node_name is required to render kube-proxy"),
-        (kc.kube_proxy_config, {"kube_proxy_mode": "userspace"}, "kube_proxy_mode must be one of"),
-        (kc.kube_proxy_config, {"feature_gates": {"A": "yes"}}, "feature_gates must map gate names"),
+        (kcp.apiserver_args, {"advertise_addres": "10.0.0.1"}, "unknown setting\\(s\\) advertise_addres"),
+        (kcp.apiserver_args, {"advertise_address": None}, "advertise_address is required to render kube-apiserver"),
+        (kcp.apiserver_args, {"advertise_address": "127.0.0.1"}, "advertise_address 127.0.0.1 cannot be used"),
+        (kcp.apiserver_args, {"etcd_servers": []}, "etcd_servers is required"),
+        (kcp.apiserver_args, {"etcd_servers": ["http://10.0.0.1:2379"]}, "is not an https:// URL"),
+        (kcp.apiserver_args, {"admission_plugins": ["PodSecurity"]}, "must keep NodeRestriction"),
+        (kcp.apiserver_args, {"apiserver_port": 70000}, "apiserver_port must be a TCP port"),
+        (kcp.apiserver_args, {"service_cidr": "10.96.0.1/12"}, "service_cidr '10.96.0.1/12' is not a network"),
+        (kcp.apiserver_args, {"pod_cidr": "10.96.0.0/16"}, "overlap"),
+        (kcp.apiserver_args, {"pod_cidr": "fd00::/48"}, "same IP family"),
+        (kcp.apiserver_args, {"allow_privileged": "false"}, "allow_privileged must be true or false"),
+        (kcp.apiserver_args, {"pki_dir": "etc/pki"}, "pki_dir must be an absolute path"),
+        (kcp.apiserver_args, {"audit_policy_file": "audit.yaml"}, "audit_policy_file must be an absolute path"),
+        (kcp.apiserver_args, {"cluster_domain": "Cluster_Local"}, "is not a DNS domain"),
+        (kcp.controller_manager_args, {"node_cidr_mask": 16}, "must be longer than pod_cidr's prefix"),
+        (kcp.controller_manager_args, {"node_cidr_mask": "x"}, "node_cidr_mask must be a whole number"),
+        (knc.kubelet_config, {"node_ip": "127.0.0.1"}, "kubelet refuses a loopback node IP"),
+        (knc.kubelet_config, {"node_ip": "0.0.0.0"}, "node_ip 0.0.0.0 cannot be used"),  # noqa: S104
+        (knc.kubelet_config, {"node_ip": "node1"}, "node_ip 'node1' is not an IP address"),
+        (knc.kubelet_config, {"cgroup_driver": "systemD"}, "cgroup_driver must be one of systemd, cgroupfs"),
+        (knc.kubelet_config, {"cluster_dns_ip": "10.100.0.10", "service_cidr": "10.96.0.0/16"}, "outside"),
+        (knc.kubelet_config, {"cri_socket": "/run/containerd/containerd.sock"}, "unix:/// URL"),
+        (knc.kubelet_config, {"node_taints": ["a=b"]}, "is not key\\[=value\\]:Effect"),
+        (knc.kubelet_config, {"node_taints": ["a=b:Sometimes"]}, "must be one of NoSchedule"),
+        (knc.kubelet_config, {"node_taints": "a=b:NoSchedule"}, "node_taints must be a list"),
+        (knc.kubelet_config, {"kubelet_config_overrides": []}, "kubelet_config_overrides must be a dict"),
+        (knc.kubelet_args, {"node_name": "Node_1"}, "is not a valid Node name"),
+        (knc.kubelet_args, {"node_labels": {"node-role.kubernetes.io/worker": ""}}, "apply it through the API"),
+        (knc.kubelet_args, {"node_labels": {"pool": "a b"}}, "is not a valid label"),
+        (knc.kube_proxy_config, {"node_name": None}, "node_name is required to render kube-proxy"),
+        (knc.kube_proxy_config, {"kube_proxy_mode": "userspace"}, "kube_proxy_mode must be one of"),
+        (knc.kube_proxy_config, {"feature_gates": {"A": "yes"}}, "feature_gates must map gate names"),
     ],
 )
 def test_bad_settings(func, extra, match):
@@ -437,19 +439,19 @@ def test_bad_settings(func, extra, match):
 def test_node_labels_the_kubelet_may_set(key, allowed):
     s = settings(node_labels={key: "x"})
     if allowed:
-        assert flags(kc.kubelet_args("v1.37.0", s))["--node-labels"] == "%s=x" % key
+        assert flags(knc.kubelet_args("v1.37.0", s))["--node-labels"] == "%s=x" % key
     else:
         with pytest.raises(kc.KubeConfigError, match="the kubelet may not set"):
-            kc.kubelet_args("v1.37.0", s)
+            knc.kubelet_args("v1.37.0", s)
 
 
 def test_settings_must_be_a_dict():
     with pytest.raises(kc.KubeConfigError, match="settings must be a dict"):
-        kc.kube_proxy_args("v1.37.0", ["node_name"])
-    assert kc.kube_proxy_args("v1.37.0", None) == ["--config=/etc/kubernetes/kube-proxy.yaml"]
+        knc.kube_proxy_args("v1.37.0", ["node_name"])
+    assert knc.kube_proxy_args("v1.37.0", None) == ["--config=/etc/kubernetes/kube-proxy.yaml"]
 
 
-@pytest.mark.parametrize("func", [kc.apiserver_args, kc.kubelet_config, kc.scheduler_config, kc.kube_proxy_args])
+@pytest.mark.parametrize("func", [kcp.apiserver_args, knc.kubelet_config, kcp.scheduler_config, knc.kube_proxy_args])
 def test_unsupported_version_refused(func):
     with pytest.raises(kv.KubeVersionError, match="Kubernetes v1.30.0 is not supported"):
         func("v1.30.0", settings())
@@ -465,12 +467,12 @@ def test_paths_follow_the_directories():
         config_dir="/srv/cfg",
         audit_policy_file="/srv/audit/policy.yaml",
     )
-    f = flags(kc.apiserver_args("v1.37.0", s))
+    f = flags(kcp.apiserver_args("v1.37.0", s))
     assert f["--tls-cert-file"] == "/srv/pki/apiserver.crt"
     assert f["--etcd-cafile"] == "/srv/etcd/ca.crt"
     assert f["--encryption-provider-config"] == "/srv/cfg/encryption-config.yaml"
     assert f["--audit-policy-file"] == "/srv/audit/policy.yaml"
-    assert flags(kc.controller_manager_args("v1.37.0", s))["--kubeconfig"] == "/srv/conf/controller-manager.conf"
+    assert flags(kcp.controller_manager_args("v1.37.0", s))["--kubeconfig"] == "/srv/conf/controller-manager.conf"
     assert kc.config_files(s) == {
         "encryption_config_file": "/srv/cfg/encryption-config.yaml",
         "audit_policy_file": "/srv/audit/policy.yaml",
@@ -483,7 +485,7 @@ def test_paths_follow_the_directories():
 
 def test_etcd_servers_as_a_comma_separated_string():
     s = settings(etcd_servers="https://10.0.0.11:2379, https://10.0.0.12:2379")
-    assert flags(kc.apiserver_args("v1.20.2", s))["--etcd-servers"] == "https://10.0.0.11:2379,https://10.0.0.12:2379"
+    assert flags(kcp.apiserver_args("v1.20.2", s))["--etcd-servers"] == "https://10.0.0.11:2379,https://10.0.0.12:2379"
 
 
 def test_switches_turn_features_off():
@@ -493,7 +495,7 @@ def test_switches_turn_features_off():
         enable_aggregator_routing=False,
         kubelet_certificate_authority=False,
     )
-    f = flags(kc.apiserver_args("v1.37.0", s))
+    f = flags(kcp.apiserver_args("v1.37.0", s))
     for name in (
         "--encryption-provider-config",
         "--encryption-provider-config-automatic-reload",
@@ -514,8 +516,8 @@ def test_ipv6_single_stack():
         advertise_address="fd00::11",
         node_ip="fd00::11",
     )
-    assert flags(kc.apiserver_args("v1.37.0", s))["--service-cluster-ip-range"] == "fd00:10:96::/112"
-    assert kc.kubelet_config("v1.37.0", s)["clusterDNS"] == ["fd00:10:96::a"]
+    assert flags(kcp.apiserver_args("v1.37.0", s))["--service-cluster-ip-range"] == "fd00:10:96::/112"
+    assert knc.kubelet_config("v1.37.0", s)["clusterDNS"] == ["fd00:10:96::a"]
 
 
 # --------------------------------------------------------------------------- encryption and audit
@@ -527,7 +529,7 @@ def _key(n=32, name="key1"):
 
 def test_encryption_config_shape_and_rotation_order():
     new, old = _key(name="key2"), _key(name="key1")
-    config = kc.encryption_config([new, old])
+    config = kcp.encryption_config([new, old])
     assert config["kind"] == "EncryptionConfiguration"
     (entry,) = config["resources"]
     assert entry["resources"] == ["secrets"]
@@ -535,7 +537,7 @@ def test_encryption_config_shape_and_rotation_order():
 
 
 def test_encryption_config_options():
-    config = kc.encryption_config(
+    config = kcp.encryption_config(
         [_key(16)], provider="aescbc", resources=["secrets", "configmaps"], identity_fallback=False
     )
     assert config["resources"][0]["resources"] == ["secrets", "configmaps"]
@@ -561,23 +563,23 @@ def test_encryption_config_options():
 )
 def test_encryption_config_refuses(keys, kwargs, match):
     with pytest.raises(kc.KubeConfigError, match=match):
-        kc.encryption_config(keys, **kwargs)
+        kcp.encryption_config(keys, **kwargs)
 
 
 def test_encryption_errors_never_show_the_secret():
     secret = "not base64 but secret!"  # noqa: S105 - a fake secret that must not leak into the message
     with pytest.raises(kc.KubeConfigError) as err:
-        kc.encryption_config([{"name": "k1", "secret": secret}])
+        kcp.encryption_config([{"name": "k1", "secret": secret}])
     assert secret not in str(err.value)
     assert "k1" in str(err.value)
     short = base64.b64encode(b"sixteen byte key").decode()
     with pytest.raises(kc.KubeConfigError) as err:
-        kc.encryption_config([{"name": "k1", "secret": short}])
+        kcp.encryption_config([{"name": "k1", "secret": short}])
     assert short not in str(err.value)
 
 
 def test_audit_policy_never_logs_bodies():
-    policy = kc.audit_policy()
+    policy = kcp.audit_policy()
     assert policy["kind"] == "Policy"
     assert policy["omitStages"] == ["RequestReceived"]
     levels = [rule["level"] for rule in policy["rules"]]
@@ -597,9 +599,9 @@ def test_systemd_exec_args():
 # --------------------------------------------------------------------------- TLS cipher suites
 
 SERVING = {
-    "kube-apiserver": kc.apiserver_args,
-    "kube-controller-manager": kc.controller_manager_args,
-    "kube-scheduler": kc.scheduler_args,
+    "kube-apiserver": kcp.apiserver_args,
+    "kube-controller-manager": kcp.controller_manager_args,
+    "kube-scheduler": kcp.scheduler_args,
 }
 
 
@@ -615,21 +617,21 @@ def test_every_serving_component_offers_only_ecdhe_aead_suites_over_tls12(minor,
 
 @pytest.mark.parametrize("minor", MINORS)
 def test_kubelet_offers_the_same_suites(minor):
-    config = kc.kubelet_config(VERSIONS[minor], settings())
+    config = knc.kubelet_config(VERSIONS[minor], settings())
     assert config["tlsMinVersion"] == "VersionTLS12"
     assert config["tlsCipherSuites"] == list(kc.TLS_CIPHER_SUITES)
 
 
 def test_an_empty_suite_list_leaves_the_choice_to_go():
-    f = flags(kc.apiserver_args("1.20", settings(tls_cipher_suites=[])))
+    f = flags(kcp.apiserver_args("1.20", settings(tls_cipher_suites=[])))
     assert "--tls-cipher-suites" not in f and f["--tls-min-version"] == "VersionTLS12"
-    assert "tlsCipherSuites" not in kc.kubelet_config("1.20", settings(tls_cipher_suites=[]))
+    assert "tlsCipherSuites" not in knc.kubelet_config("1.20", settings(tls_cipher_suites=[]))
 
 
 def test_a_chosen_suite_list_is_rendered_as_given():
     chosen = ["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"]
-    assert flags(kc.scheduler_args("1.20", settings(tls_cipher_suites=chosen)))["--tls-cipher-suites"] == chosen[0]
-    assert kc.kubelet_config("1.37", settings(tls_cipher_suites=chosen))["tlsCipherSuites"] == chosen
+    assert flags(kcp.scheduler_args("1.20", settings(tls_cipher_suites=chosen)))["--tls-cipher-suites"] == chosen[0]
+    assert knc.kubelet_config("1.37", settings(tls_cipher_suites=chosen))["tlsCipherSuites"] == chosen
 
 
 @pytest.mark.parametrize(
@@ -642,13 +644,13 @@ def test_a_chosen_suite_list_is_rendered_as_given():
 )
 def test_a_bad_suite_list_is_refused(value, message):
     with pytest.raises(kc.KubeConfigError, match=message):
-        kc.apiserver_args("1.20", settings(tls_cipher_suites=value))
+        kcp.apiserver_args("1.20", settings(tls_cipher_suites=value))
 
 
 def test_encryption_keys_of_two_providers_render_as_two_entries_in_order():
     old = {"name": "key1", "secret": base64.b64encode(b"o" * 16).decode(), "provider": "aescbc"}
     new = {"name": "key2", "secret": base64.b64encode(b"n" * 32).decode()}  # the call's provider: secretbox
-    config = kc.encryption_config([new, old], provider="secretbox", version="1.20")
+    config = kcp.encryption_config([new, old], provider="secretbox", version="1.20")
     providers = config["resources"][0]["providers"]
     assert providers == [
         {"secretbox": {"keys": [{"name": "key2", "secret": new["secret"]}]}},
@@ -657,13 +659,13 @@ def test_encryption_keys_of_two_providers_render_as_two_entries_in_order():
     ]
     # each key is checked against its own provider: a 16-byte key is fine for aescbc, not for secretbox
     with pytest.raises(kc.KubeConfigError, match="key1: secretbox needs a key of 32 bytes"):
-        kc.encryption_config([new, dict(old, provider="secretbox")], version="1.20")
+        kcp.encryption_config([new, dict(old, provider="secretbox")], version="1.20")
 
 
 @pytest.mark.parametrize("minor", MINORS)
 def test_kubelet_protects_kernel_defaults_unless_told_not_to(minor):
-    assert kc.kubelet_config(VERSIONS[minor], settings())["protectKernelDefaults"] is True
-    relaxed = kc.kubelet_config(VERSIONS[minor], settings(protect_kernel_defaults=False))
+    assert knc.kubelet_config(VERSIONS[minor], settings())["protectKernelDefaults"] is True
+    relaxed = knc.kubelet_config(VERSIONS[minor], settings(protect_kernel_defaults=False))
     assert relaxed["protectKernelDefaults"] is False
     with pytest.raises(kc.KubeConfigError, match="protect_kernel_defaults must be true or false"):
-        kc.kubelet_config(VERSIONS[minor], settings(protect_kernel_defaults="yes"))
+        knc.kubelet_config(VERSIONS[minor], settings(protect_kernel_defaults="yes"))

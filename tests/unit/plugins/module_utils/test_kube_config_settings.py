@@ -3,7 +3,7 @@ test_kube_config.py do not reach: None values and copies, paths that are not str
 node_cidr_mask, an explicit cluster DNS address, and the service-account issuer."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config as kc
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kc
 
 
 def test_a_none_value_keeps_the_default_and_values_are_copied():

@@ -2,8 +2,8 @@
 and a fake clock, so every wait and timeout runs instantly."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_drain as D
-from ansible_collections.kubesmith.cluster.plugins.module_utils.kube_api import KubeApiError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import drain as D
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.api import KubeApiError
 
 
 class FakeClock(object):

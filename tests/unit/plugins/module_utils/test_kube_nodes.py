@@ -1,9 +1,9 @@
-"""Unit tests for plugins/module_utils/kube_nodes.py: node-pool label and taint changes."""
+"""Unit tests for plugins/module_utils/kube/nodes.py: node-pool label and taint changes."""
 
 import json
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_nodes as kn
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import nodes as kn
 
 
 def node(labels=None, taints=None, recorded=None):

@@ -1,7 +1,7 @@
-"""Unit tests for plugins/module_utils/kube_versions.py (the version table, parsing and comparison)."""
+"""Unit tests for plugins/module_utils/kube/versions.py (the version table, parsing and comparison)."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions as kv
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kv
 
 # --------------------------------------------------------------------------- parsing
 

@@ -1,10 +1,11 @@
-"""Tests of module_utils/lb_config.py: who runs the load balancer, validation, haproxy and keepalived files."""
+"""Tests of module_utils/cluster/load_balancer.py: who runs the load balancer, validation, haproxy and keepalived
+files."""
 
 import re
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import lb_config as L
-from ansible_collections.kubesmith.cluster.plugins.module_utils.lb_config import LbConfigError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import load_balancer as L
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster.load_balancer import LbConfigError
 
 CP = [
     {"name": "cp1", "address": "10.0.0.11"},

@@ -1,7 +1,7 @@
-"""Unit tests for plugins/module_utils/net_address.py (a host's node address from its variables)."""
+"""Unit tests for plugins/module_utils/net/address.py (a host's node address from its variables)."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import net_address, preflight
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import address as net_address
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ def test_node_address_refuses_what_is_not_host_variables():
 
 
 def test_node_address_needs_netaddr(monkeypatch):
-    monkeypatch.setattr(preflight, "HAS_NETADDR", False)
+    monkeypatch.setattr(net_address, "HAS_NETADDR", False)
     with pytest.raises(net_address.NodeAddressError, match="needs the Python library netaddr on the controller"):
         net_address.node_address({})
 

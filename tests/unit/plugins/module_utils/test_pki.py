@@ -1,11 +1,14 @@
-"""Tests of module_utils/pki.py: inventory conventions, the certificate set, and the plan (pure, no crypto)."""
+"""Tests of module_utils/pki/ (model, specs, plan):
+inventory conventions, the certificate set, and the plan (pure, no crypto)."""
 
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki as P
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import model as PM
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import plan as P
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import specs as PS
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.model import (
     CA_COPY,
     ETCD_CA,
     FRONT_PROXY_CA,
@@ -15,11 +18,10 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
     LEAF,
     PERMISSIONS,
     WRITE,
-    CertFacts,
-    Observed,
     PkiError,
     Settings,
 )
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.plan import CertFacts, Observed
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -38,7 +40,7 @@ HA_VARS = {
 
 
 def view(groups=None, hostvars=None, node_groups=("workers",)):
-    return P.inventory_view(groups or HA, HA_VARS if hostvars is None else hostvars, node_groups)
+    return PM.inventory_view(groups or HA, HA_VARS if hostvars is None else hostvars, node_groups)
 
 
 def by_id(specs):
@@ -51,9 +53,9 @@ def by_id(specs):
 def test_nodes_take_names_and_addresses_from_the_conventions():
     v = view()
     nodes = {n.host: n for n in v.all_nodes()}
-    assert nodes["cp1"] == P.Node("cp1", "cp1", ("cp1",), ("192.168.10.11",))
+    assert nodes["cp1"] == PM.Node("cp1", "cp1", ("cp1",), ("192.168.10.11",))
     # node_name wins for the name, inventory_hostname stays a DNS SAN
-    assert nodes["w1"] == P.Node("w1", "worker-1", ("worker-1", "w1"), ("192.168.10.21",))
+    assert nodes["w1"] == PM.Node("w1", "worker-1", ("worker-1", "w1"), ("192.168.10.21",))
     # node_ip wins over ansible_host; a DNS ansible_host is not an address
     assert nodes["w2"].ip_addresses == ("192.168.10.22",)
     assert v.primary.host == "cp1"
@@ -71,7 +73,7 @@ def test_nodes_take_names_and_addresses_from_the_conventions():
     ],
 )
 def test_node_addresses(hostvars, ips):
-    v = P.inventory_view({"control_plane": ["n1"], "etcd": ["n1"]}, {"n1": hostvars})
+    v = PM.inventory_view({"control_plane": ["n1"], "etcd": ["n1"]}, {"n1": hostvars})
     assert v.primary.ip_addresses == ips
 
 
@@ -91,7 +93,7 @@ def test_node_addresses(hostvars, ips):
 )
 def test_inventory_refusals(groups, hostvars, message):
     with pytest.raises(PkiError, match=message):
-        P.inventory_view(groups, hostvars)
+        PM.inventory_view(groups, hostvars)
 
 
 # --------------------------------------------------------------------------- settings
@@ -121,7 +123,7 @@ def test_settings_refusals(changes, message):
     "cidr, ip", [("10.96.0.0/12", "10.96.0.1"), ("10.32.0.0/24", "10.32.0.1"), ("fd00:10:96::/112", "fd00:10:96::1")]
 )
 def test_service_ip_is_the_first_address(cidr, ip):
-    assert P.service_ip(cidr) == ip
+    assert PM.service_ip(cidr) == ip
 
 
 # --------------------------------------------------------------------------- certificate set
@@ -163,9 +165,9 @@ LB_NAMES = ["kubernetes-ca", "apiserver-health-client"]
     ],
 )
 def test_certificate_set_per_topology(groups, expected):
-    v = P.inventory_view(groups, {})
+    v = PM.inventory_view(groups, {})
     for host, names in expected.items():
-        assert [s.name for s in P.required_certificates(v, Settings(), host=host)] == names
+        assert [s.name for s in PS.required_certificates(v, Settings(), host=host)] == names
 
 
 @pytest.mark.parametrize(
@@ -188,14 +190,14 @@ def test_certificate_set_per_topology(groups, expected):
     ],
 )
 def test_health_client_hosts(groups, expected):
-    specs = P.required_certificates(P.inventory_view(groups, {}), Settings(pki_dir="/srv/pki"))
+    specs = PS.required_certificates(PM.inventory_view(groups, {}), Settings(pki_dir="/srv/pki"))
     health = [s for s in specs if s.name == "apiserver-health-client"]
     assert [s.host for s in health] == expected
     for spec in health:
         assert spec.paths == ("/srv/pki/apiserver-health-client.crt", "/srv/pki/apiserver-health-client.key")
         assert spec.file_modes()["/srv/pki/apiserver-health-client.key"] == "0600"
         assert (spec.profile, spec.issuer, spec.organizations, spec.dns_names, spec.ip_addresses) == (
-            P.CLIENT,
+            PM.CLIENT,
             KUBERNETES_CA,
             (),
             (),
@@ -204,13 +206,13 @@ def test_health_client_hosts(groups, expected):
         ca = [s for s in specs if s.host == spec.host and s.name == KUBERNETES_CA]
         assert len(ca) == 1 and ca[0].cert_path == "/srv/pki/ca.crt"
         assert (ca[0].key_path is not None) == (spec.host in groups["control_plane"])
-    assert "apiserver-health-client" in P.leaf_names()
-    assert P.validate_reissue(["apiserver-health-client"]) == ("apiserver-health-client",)
+    assert "apiserver-health-client" in PS.leaf_names()
+    assert PS.validate_reissue(["apiserver-health-client"]) == ("apiserver-health-client",)
 
 
 def test_ca_keys_only_on_control_plane_hosts():
-    specs = P.required_certificates(
-        P.inventory_view({"control_plane": ["cp1"], "etcd": ["e1"], "workers": ["w1"]}, {}), Settings()
+    specs = PS.required_certificates(
+        PM.inventory_view({"control_plane": ["cp1"], "etcd": ["e1"], "workers": ["w1"]}, {}), Settings()
     )
     copies = {s.id: s for s in specs if s.kind == CA_COPY}
     assert copies["kubernetes-ca@cp1"].key_path == "/etc/kubernetes/pki/ca.key"
@@ -223,27 +225,27 @@ def test_ca_keys_only_on_control_plane_hosts():
 
 # (name, issuer, profile, CN, O) -- the Kubernetes conventions
 IDENTITIES = [
-    ("apiserver", KUBERNETES_CA, P.SERVER, "kube-apiserver", ()),
-    ("apiserver-kubelet-client", KUBERNETES_CA, P.CLIENT, "kube-apiserver-kubelet-client", ()),
-    ("front-proxy-client", FRONT_PROXY_CA, P.CLIENT, "front-proxy-client", ()),
-    ("apiserver-etcd-client", ETCD_CA, P.CLIENT, "kube-apiserver-etcd-client", ()),
-    ("controller-manager", KUBERNETES_CA, P.CLIENT, "system:kube-controller-manager", ()),
-    ("scheduler", KUBERNETES_CA, P.CLIENT, "system:kube-scheduler", ()),
-    ("admin", KUBERNETES_CA, P.CLIENT, "kubernetes-admin", ("system:masters",)),
+    ("apiserver", KUBERNETES_CA, PM.SERVER, "kube-apiserver", ()),
+    ("apiserver-kubelet-client", KUBERNETES_CA, PM.CLIENT, "kube-apiserver-kubelet-client", ()),
+    ("front-proxy-client", FRONT_PROXY_CA, PM.CLIENT, "front-proxy-client", ()),
+    ("apiserver-etcd-client", ETCD_CA, PM.CLIENT, "kube-apiserver-etcd-client", ()),
+    ("controller-manager", KUBERNETES_CA, PM.CLIENT, "system:kube-controller-manager", ()),
+    ("scheduler", KUBERNETES_CA, PM.CLIENT, "system:kube-scheduler", ()),
+    ("admin", KUBERNETES_CA, PM.CLIENT, "kubernetes-admin", ("system:masters",)),
     # /readyz for the load balancer: any authenticated user may read it (system:public-info-viewer), so no group
-    ("apiserver-health-client", KUBERNETES_CA, P.CLIENT, "kubesmith:apiserver-health", ()),
-    ("etcd-server", ETCD_CA, P.PEER, "cp1", ()),
-    ("etcd-peer", ETCD_CA, P.PEER, "cp1", ()),
-    ("etcd-healthcheck-client", ETCD_CA, P.CLIENT, "kube-etcd-healthcheck-client", ()),
-    ("kubelet", KUBERNETES_CA, P.SERVER, "system:node:worker-1", ("system:nodes",)),
-    ("kubelet-client", KUBERNETES_CA, P.CLIENT, "system:node:worker-1", ("system:nodes",)),
-    ("kube-proxy", KUBERNETES_CA, P.CLIENT, "system:kube-proxy", ()),
+    ("apiserver-health-client", KUBERNETES_CA, PM.CLIENT, "kubesmith:apiserver-health", ()),
+    ("etcd-server", ETCD_CA, PM.PEER, "cp1", ()),
+    ("etcd-peer", ETCD_CA, PM.PEER, "cp1", ()),
+    ("etcd-healthcheck-client", ETCD_CA, PM.CLIENT, "kube-etcd-healthcheck-client", ()),
+    ("kubelet", KUBERNETES_CA, PM.SERVER, "system:node:worker-1", ("system:nodes",)),
+    ("kubelet-client", KUBERNETES_CA, PM.CLIENT, "system:node:worker-1", ("system:nodes",)),
+    ("kube-proxy", KUBERNETES_CA, PM.CLIENT, "system:kube-proxy", ()),
 ]
 
 
 @pytest.mark.parametrize("name, issuer, profile, cn, orgs", IDENTITIES)
 def test_identities(name, issuer, profile, cn, orgs):
-    specs = {s.name: s for s in P.required_certificates(view(), Settings()) if s.host in ("cp1", "w1")}
+    specs = {s.name: s for s in PS.required_certificates(view(), Settings()) if s.host in ("cp1", "w1")}
     spec = specs[name]
     assert (spec.kind, spec.issuer, spec.profile, spec.common_name, spec.organizations) == (
         LEAF,
@@ -261,7 +263,7 @@ def test_apiserver_sans():
         api_endpoint_host="k8s.example.org",
         apiserver_extra_sans=("10.0.0.100", "API.Example.org"),
     )
-    spec = by_id(P.required_certificates(view(), settings))["apiserver@cp2"]
+    spec = by_id(PS.required_certificates(view(), settings))["apiserver@cp2"]
     assert spec.dns_names == (
         "kubernetes",
         "kubernetes.default",
@@ -286,18 +288,18 @@ def test_apiserver_sans():
 
 def test_endpoint_defaults_to_the_primary_and_urls_bracket_ipv6():
     v = view()
-    assert P.endpoint_url(v, Settings()) == "https://192.168.10.11:6443"
-    assert P.endpoint_url(v, Settings(api_endpoint_host="fd00::10", api_endpoint_port=443)) == "https://[fd00::10]:443"
-    specs = by_id(P.required_certificates(v, Settings(api_endpoint_host="vip.example.org")))
+    assert PM.endpoint_url(v, Settings()) == "https://192.168.10.11:6443"
+    assert PM.endpoint_url(v, Settings(api_endpoint_host="fd00::10", api_endpoint_port=443)) == "https://[fd00::10]:443"
+    specs = by_id(PS.required_certificates(v, Settings(api_endpoint_host="vip.example.org")))
     assert specs["admin@cp1"].kubeconfig_server == "https://vip.example.org:6443"
     assert specs["kubelet-client@w1"].kubeconfig_server == "https://vip.example.org:6443"
     assert specs["controller-manager@cp1"].kubeconfig_server == "https://127.0.0.1:6443"
-    local = by_id(P.required_certificates(v, Settings(api_endpoint_host="vip.example.org", control_plane_server=None)))
+    local = by_id(PS.required_certificates(v, Settings(api_endpoint_host="vip.example.org", control_plane_server=None)))
     assert local["scheduler@cp1"].kubeconfig_server == "https://vip.example.org:6443"
 
 
 def test_etcd_and_kubelet_sans():
-    specs = by_id(P.required_certificates(view(), Settings()))
+    specs = by_id(PS.required_certificates(view(), Settings()))
     assert specs["etcd-peer@cp3"].dns_names == ("cp3", "localhost")
     assert specs["etcd-peer@cp3"].ip_addresses == ("192.168.10.13", "127.0.0.1")
     assert specs["etcd-server@cp3"].ip_addresses == ("192.168.10.13", "127.0.0.1")
@@ -307,7 +309,7 @@ def test_etcd_and_kubelet_sans():
 
 def test_paths_and_modes_follow_the_settings():
     settings = Settings(pki_dir="/srv/pki", etcd_pki_dir="/srv/etcd", kubeconfig_dir="/srv/conf")
-    specs = by_id(P.required_certificates(view(), settings))
+    specs = by_id(PS.required_certificates(view(), settings))
     assert specs["apiserver@cp1"].file_modes() == {"/srv/pki/apiserver.crt": "0644", "/srv/pki/apiserver.key": "0600"}
     assert specs["etcd-peer@cp1"].paths == ("/srv/etcd/peer.crt", "/srv/etcd/peer.key")
     assert specs["admin@cp1"].file_modes() == {"/srv/conf/admin.conf": "0600"}
@@ -317,13 +319,13 @@ def test_paths_and_modes_follow_the_settings():
 
 def test_node_groups_decide_who_gets_node_certificates():
     v = view(node_groups=("workers", "control_plane"))
-    assert "kubelet" in [s.name for s in P.required_certificates(v, Settings(), host="cp1")]
-    assert "kubelet" not in [s.name for s in P.required_certificates(view(), Settings(), host="cp1")]
+    assert "kubelet" in [s.name for s in PS.required_certificates(v, Settings(), host="cp1")]
+    assert "kubelet" not in [s.name for s in PS.required_certificates(view(), Settings(), host="cp1")]
 
 
 def test_spec_ids_are_unique():
-    specs = P.required_certificates(
-        P.inventory_view({"control_plane": ["a"], "etcd": ["a"], "workers": ["a"]}, {}), Settings()
+    specs = PS.required_certificates(
+        PM.inventory_view({"control_plane": ["a"], "etcd": ["a"], "workers": ["a"]}, {}), Settings()
     )
     assert len({s.id for s in specs}) == len(specs)
 
@@ -331,23 +333,23 @@ def test_spec_ids_are_unique():
 @pytest.mark.parametrize(
     "profile, algorithm, ku, eku",
     [
-        (P.SERVER, "ecdsa-p256", {"digitalSignature"}, {"serverAuth"}),
-        (P.SERVER, "rsa-2048", {"digitalSignature", "keyEncipherment"}, {"serverAuth"}),
-        (P.CLIENT, "rsa-4096", {"digitalSignature"}, {"clientAuth"}),
-        (P.CLIENT, "ecdsa-p256", {"digitalSignature"}, {"clientAuth"}),
-        (P.PEER, "ecdsa-p256", {"digitalSignature"}, {"serverAuth", "clientAuth"}),
-        (P.PEER, "rsa-2048", {"digitalSignature", "keyEncipherment"}, {"serverAuth", "clientAuth"}),
+        (PM.SERVER, "ecdsa-p256", {"digitalSignature"}, {"serverAuth"}),
+        (PM.SERVER, "rsa-2048", {"digitalSignature", "keyEncipherment"}, {"serverAuth"}),
+        (PM.CLIENT, "rsa-4096", {"digitalSignature"}, {"clientAuth"}),
+        (PM.CLIENT, "ecdsa-p256", {"digitalSignature"}, {"clientAuth"}),
+        (PM.PEER, "ecdsa-p256", {"digitalSignature"}, {"serverAuth", "clientAuth"}),
+        (PM.PEER, "rsa-2048", {"digitalSignature", "keyEncipherment"}, {"serverAuth", "clientAuth"}),
     ],
 )
 def test_key_usages(profile, algorithm, ku, eku):
-    assert P.key_usage(profile, algorithm) == ku
-    assert P.extended_key_usage(profile) == eku
+    assert PS.key_usage(profile, algorithm) == ku
+    assert PS.extended_key_usage(profile) == eku
 
 
 # --------------------------------------------------------------------------- plan
 
 SETTINGS = Settings()
-SPEC = by_id(P.required_certificates(view(), SETTINGS))["apiserver@cp1"]
+SPEC = by_id(PS.required_certificates(view(), SETTINGS))["apiserver@cp1"]
 
 
 def facts(spec=SPEC, **changes):
@@ -363,8 +365,8 @@ def facts(spec=SPEC, **changes):
         fingerprint="AA",
         issuer="CN=kubernetes-ca",
         subject="CN=" + spec.common_name,
-        key_usage=P.key_usage(spec.profile, SETTINGS.key_algorithm),
-        extended_key_usage=P.extended_key_usage(spec.profile),
+        key_usage=PS.key_usage(spec.profile, SETTINGS.key_algorithm),
+        extended_key_usage=PS.extended_key_usage(spec.profile),
         key_algorithm=SETTINGS.key_algorithm,
         signed_by_issuer=True,
     )
@@ -431,7 +433,7 @@ def test_reissue_refuses_unknown_names_and_cas(names):
 
 
 def test_file_level_operations():
-    specs = by_id(P.required_certificates(view(), SETTINGS))
+    specs = by_id(PS.required_certificates(view(), SETTINGS))
     copy, sa, admin = specs["kubernetes-ca@w1"], specs["sa@cp1"], specs["admin@cp1"]
     admin_ok = Observed(cert=facts(admin), key_matches=True, present=True)
     cases = [
@@ -451,12 +453,12 @@ def test_file_level_operations():
 
 
 def test_kinds_cover_every_spec():
-    kinds = {s.kind for s in P.required_certificates(view(), SETTINGS)}
+    kinds = {s.kind for s in PS.required_certificates(view(), SETTINGS)}
     assert kinds == {LEAF, CA_COPY, KEYPAIR}
 
 
 def test_summary_message():
-    specs = P.required_certificates(view(), SETTINGS, host="w1")
+    specs = PS.required_certificates(view(), SETTINGS, host="w1")
     actions = P.plan(specs, {}, NOW, SETTINGS)
     assert (
         P.Summary.of(actions).message() == "issue 3, write 1, fix permissions of 0: kubernetes-ca, kubelet, "
@@ -467,9 +469,9 @@ def test_summary_message():
 
 def test_in_local_mode_every_node_gets_the_health_client_certificate_etcd_only_hosts_not():
     groups = {"control_plane": ["cp1"], "etcd": ["e1"], "workers": ["w1"]}
-    v = P.inventory_view(groups, {})
+    v = PM.inventory_view(groups, {})
     local = Settings(health_client_on_nodes=True, node_groups=("control_plane", "workers"))
     vip = Settings(node_groups=("control_plane", "workers"))
-    assert "apiserver-health-client" in [s.name for s in P.required_certificates(v, local, host="w1")]
-    assert "apiserver-health-client" not in [s.name for s in P.required_certificates(v, vip, host="w1")]
-    assert "apiserver-health-client" not in [s.name for s in P.required_certificates(v, local, host="e1")]
+    assert "apiserver-health-client" in [s.name for s in PS.required_certificates(v, local, host="w1")]
+    assert "apiserver-health-client" not in [s.name for s in PS.required_certificates(v, vip, host="w1")]
+    assert "apiserver-health-client" not in [s.name for s in PS.required_certificates(v, local, host="e1")]

@@ -1,4 +1,4 @@
-"""Tests of module_utils/pki_crypto.py and pki_kubeconfig.py: real keys and certificates.
+"""Tests of module_utils/pki/crypto.py and pki_kubeconfig.py: real keys and certificates.
 
 Every certificate is checked three ways: its fields (CN/O/SANs/KU/EKU/validity), ``cryptography`` (signature, and the
 RFC 5280 path builder for server certificates), and the ``openssl verify`` CLI with the TLS purpose it is meant for.
@@ -9,10 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import yaml
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki as P
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_crypto as C
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_kubeconfig as K
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import CA_IDS, PkiError, Settings
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import crypto as C
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import kubeconfig as K
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import model as PM
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import specs as PS
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.model import CA_IDS, PkiError, Settings
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -27,7 +28,7 @@ HOSTVARS = {
     "e3": {"node_ip": "fd00::3"},
     "w1": {"node_ip": "10.0.0.21", "node_name": "worker-1"},
 }
-PURPOSE = {P.SERVER: ["sslserver"], P.CLIENT: ["sslclient"], P.PEER: ["sslserver", "sslclient"]}
+PURPOSE = {PM.SERVER: ["sslserver"], PM.CLIENT: ["sslclient"], PM.PEER: ["sslserver", "sslclient"]}
 
 
 def openssl_verify(tmp_path, ca_pem, cert_pems, purpose, untrusted_pem=None, partial=False):
@@ -57,9 +58,9 @@ def ext(cert, cls):
 
 def cluster(algorithm="ecdsa-p256"):
     settings = Settings(key_algorithm=algorithm, api_endpoint_host="vip.example.org")
-    view = P.inventory_view(GROUPS, HOSTVARS)
+    view = PM.inventory_view(GROUPS, HOSTVARS)
     cas = {ca_id: C.create_ca(ca_id, algorithm, settings.ca_validity_days, NOW) for ca_id in CA_IDS}
-    leaves = [s for s in P.required_certificates(view, settings) if s.kind == P.LEAF]
+    leaves = [s for s in PS.required_certificates(view, settings) if s.kind == PM.LEAF]
     issued = [
         (spec, C.issue_leaf(spec, cas[spec.issuer], algorithm, settings.leaf_validity_days, NOW)) for spec in leaves
     ]
@@ -81,7 +82,7 @@ def rsa_cluster():
 
 @pytest.mark.parametrize("algorithm, key_type", [("ecdsa-p256", ec.EllipticCurvePrivateKey), ("rsa-2048", object)])
 def test_created_ca(algorithm, key_type):
-    ca = C.create_ca(P.KUBERNETES_CA, algorithm, 3650, NOW)
+    ca = C.create_ca(PM.KUBERNETES_CA, algorithm, 3650, NOW)
     cert = ca.cert
     assert isinstance(ca.key, key_type)
     assert cert.subject == cert.issuer
@@ -135,8 +136,8 @@ def pem(obj):
 
 
 def test_ca_validation_refusals():
-    good = C.create_ca(P.ETCD_CA, "ecdsa-p256", 365, NOW)
-    other = C.create_ca(P.ETCD_CA, "ecdsa-p256", 365, NOW)
+    good = C.create_ca(PM.ETCD_CA, "ecdsa-p256", 365, NOW)
+    other = C.create_ca(PM.ETCD_CA, "ecdsa-p256", 365, NOW)
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     not_ca = _builder("leaf", "leaf", leaf_key.public_key(), ca=False).sign(leaf_key, hashes.SHA256())
     no_sign_key = ec.generate_private_key(ec.SECP256R1())
@@ -160,8 +161,8 @@ def test_ca_validation_refusals():
     ]
     for (cert_pem, key_pem, chain_pem), message in cases:
         with pytest.raises(PkiError, match=message):
-            C.CertificateAuthority.from_pem(P.ETCD_CA, cert_pem, key_pem, chain_pem, now=NOW)
-    assert C.CertificateAuthority.from_pem(P.ETCD_CA, pem(inter), pem(int_key), pem(root), now=NOW).chain == (root,)
+            C.CertificateAuthority.from_pem(PM.ETCD_CA, cert_pem, key_pem, chain_pem, now=NOW)
+    assert C.CertificateAuthority.from_pem(PM.ETCD_CA, pem(inter), pem(int_key), pem(root), now=NOW).chain == (root,)
 
 
 # --------------------------------------------------------------------------- leaves
@@ -175,8 +176,8 @@ def _check_leaf(spec, issued, ca, settings):
     assert facts.organizations == spec.organizations
     assert sorted(facts.dns_names) == sorted(spec.dns_names)
     assert sorted(facts.ip_addresses) == sorted(spec.ip_addresses)
-    assert facts.key_usage == P.key_usage(spec.profile, settings.key_algorithm)
-    assert facts.extended_key_usage == P.extended_key_usage(spec.profile)
+    assert facts.key_usage == PS.key_usage(spec.profile, settings.key_algorithm)
+    assert facts.extended_key_usage == PS.extended_key_usage(spec.profile)
     assert not facts.is_ca and ext(cert, x509.BasicConstraints).critical
     assert ext(cert, x509.KeyUsage).critical
     assert facts.key_algorithm == settings.key_algorithm
@@ -199,7 +200,7 @@ def test_every_leaf_has_its_identity_and_verifies(fixture, request, tmp_path):
     settings, cas, issued = request.getfixturevalue(fixture)
     assert len(issued) == 28  # 2 control-plane hosts x 8 + 3 etcd members x 3 + 1 node x 3
     names = sorted({spec.name for spec, _ in issued})
-    assert names == sorted(P.leaf_names())
+    assert names == sorted(PS.leaf_names())
     for spec, leaf in issued:
         _check_leaf(spec, leaf, cas[spec.issuer], settings)
     # openssl, batched per CA and TLS purpose
@@ -214,7 +215,7 @@ def test_every_leaf_has_its_identity_and_verifies(fixture, request, tmp_path):
 def test_server_certificates_pass_the_rfc5280_path_builder(ecdsa_cluster):
     _settings, cas, issued = ecdsa_cluster
     for spec, leaf in issued:
-        if spec.profile not in (P.SERVER, P.PEER):
+        if spec.profile not in (PM.SERVER, PM.PEER):
             continue
         verifier_store = verification.Store([cas[spec.issuer].cert])
         for name in spec.dns_names[:1]:
@@ -250,20 +251,20 @@ def test_leaf_is_refused_by_another_ca(ecdsa_cluster, tmp_path):
 
 def test_rsa_4096_server_and_client(tmp_path):
     settings = Settings(key_algorithm="rsa-4096")
-    view = P.inventory_view({"control_plane": ["cp1"], "etcd": ["cp1"]}, {"cp1": {"node_ip": "10.0.0.1"}})
-    specs = {s.name: s for s in P.required_certificates(view, settings)}
-    ca = C.create_ca(P.KUBERNETES_CA, "rsa-4096", 3650, NOW)
+    view = PM.inventory_view({"control_plane": ["cp1"], "etcd": ["cp1"]}, {"cp1": {"node_ip": "10.0.0.1"}})
+    specs = {s.name: s for s in PS.required_certificates(view, settings)}
+    ca = C.create_ca(PM.KUBERNETES_CA, "rsa-4096", 3650, NOW)
     for name, purpose in (("apiserver", "sslserver"), ("admin", "sslclient")):
         leaf = C.issue_leaf(specs[name], ca, "rsa-4096", 365, NOW)
         _check_leaf(specs[name], leaf, ca, settings)
         assert leaf.key.key_size == 4096
         openssl_verify(tmp_path, ca.cert_pem, [leaf.cert_pem], purpose)
-    assert P.key_usage(P.SERVER, "rsa-4096") == {"digitalSignature", "keyEncipherment"}
+    assert PS.key_usage(PM.SERVER, "rsa-4096") == {"digitalSignature", "keyEncipherment"}
 
 
 def test_leaf_never_outlives_its_ca():
-    ca = C.create_ca(P.KUBERNETES_CA, "ecdsa-p256", 10, NOW)
-    spec = P.required_certificates(P.inventory_view({"control_plane": ["a"], "etcd": ["a"]}, {}), Settings())[4]
+    ca = C.create_ca(PM.KUBERNETES_CA, "ecdsa-p256", 10, NOW)
+    spec = PS.required_certificates(PM.inventory_view({"control_plane": ["a"], "etcd": ["a"]}, {}), Settings())[4]
     leaf = C.issue_leaf(spec, ca, "ecdsa-p256", 365, NOW)
     assert leaf.cert.not_valid_after_utc == ca.not_after
 
@@ -273,10 +274,10 @@ def test_leaf_never_outlives_its_ca():
 
 def test_intermediate_ca_chain_verifies_to_the_corporate_root(tmp_path):
     root, _root_key, inter, int_key = corporate_pki()
-    ca = C.CertificateAuthority.from_pem(P.KUBERNETES_CA, pem(inter), pem(int_key), pem(root), "provided", NOW)
+    ca = C.CertificateAuthority.from_pem(PM.KUBERNETES_CA, pem(inter), pem(int_key), pem(root), "provided", NOW)
     assert ca.intermediates_pem == pem(inter)  # leaves carry the intermediate, never the root
-    view = P.inventory_view({"control_plane": ["cp1"], "etcd": ["cp1"]}, {"cp1": {"node_ip": "10.0.0.1"}})
-    spec = next(s for s in P.required_certificates(view, Settings()) if s.name == "apiserver")
+    view = PM.inventory_view({"control_plane": ["cp1"], "etcd": ["cp1"]}, {"cp1": {"node_ip": "10.0.0.1"}})
+    spec = next(s for s in PS.required_certificates(view, Settings()) if s.name == "apiserver")
     leaf = C.issue_leaf(spec, ca, "ecdsa-p256", 365, NOW)
     certs = C.load_certificates(leaf.cert_pem)
     assert certs == [leaf.cert, inter]
@@ -298,7 +299,7 @@ def test_intermediate_ca_chain_verifies_to_the_corporate_root(tmp_path):
 
 def test_intermediate_may_come_as_one_bundle():
     root, _root_key, inter, int_key = corporate_pki()
-    ca = C.CertificateAuthority.from_pem(P.KUBERNETES_CA, pem(inter) + pem(root), pem(int_key), "", "provided", NOW)
+    ca = C.CertificateAuthority.from_pem(PM.KUBERNETES_CA, pem(inter) + pem(root), pem(int_key), "", "provided", NOW)
     assert ca.cert == inter and ca.chain == (root,)
     assert ca.to_dict()["chain"] == pem(root)
 
@@ -350,7 +351,7 @@ def test_keys_and_service_account_key():
 
 
 def test_ca_summary_has_no_key_material():
-    ca = C.create_ca(P.FRONT_PROXY_CA, "ecdsa-p256", 365, NOW)
+    ca = C.create_ca(PM.FRONT_PROXY_CA, "ecdsa-p256", 365, NOW)
     summary = ca.summary(NOW)
     assert summary["subject"] == "CN=kubernetes-front-proxy-ca"
     assert summary["days_left"] == 365 and summary["source"] == "generated"
@@ -364,7 +365,7 @@ def test_kubeconfig_round_trip_and_yaml(ecdsa_cluster):
     _settings, cas, issued = ecdsa_cluster
     spec, leaf = next((s, i) for s, i in issued if s.name == "kubelet-client")
     text = K.render(
-        "prod", spec.kubeconfig_server, cas[P.KUBERNETES_CA].cert_pem, spec.common_name, leaf.cert_pem, leaf.key_pem
+        "prod", spec.kubeconfig_server, cas[PM.KUBERNETES_CA].cert_pem, spec.common_name, leaf.cert_pem, leaf.key_pem
     )
     doc = yaml.safe_load(text)
     assert doc["kind"] == "Config" and doc["current-context"] == "system:node:worker-1@prod"
@@ -373,7 +374,7 @@ def test_kubeconfig_round_trip_and_yaml(ecdsa_cluster):
     parsed = K.parse(text)
     assert parsed == K.Kubeconfig(
         spec.kubeconfig_server,
-        cas[P.KUBERNETES_CA].cert_pem,
+        cas[PM.KUBERNETES_CA].cert_pem,
         leaf.cert_pem,
         leaf.key_pem,
         "system:node:worker-1",
@@ -381,7 +382,7 @@ def test_kubeconfig_round_trip_and_yaml(ecdsa_cluster):
     )
     # deterministic: same input, same bytes
     assert text == K.render(
-        "prod", spec.kubeconfig_server, cas[P.KUBERNETES_CA].cert_pem, spec.common_name, leaf.cert_pem, leaf.key_pem
+        "prod", spec.kubeconfig_server, cas[PM.KUBERNETES_CA].cert_pem, spec.common_name, leaf.cert_pem, leaf.key_pem
     )
 
 

@@ -1,4 +1,4 @@
-"""Tests of module_utils/pki_engine.py: the CA decision, observe -> plan -> materialize on in-memory hosts.
+"""Tests of module_utils/pki/engine.py: the CA decision, observe -> plan -> materialize on in-memory hosts.
 
 A host is a dict ``path -> {"exists", "content", "mode", "owner", "group"}``, the shape ``pki_files`` returns.
 """
@@ -8,11 +8,14 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki as P
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_crypto as C
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_engine as E
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pki_kubeconfig as K
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import CA_IDS, PkiError, Settings
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import crypto as C
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import engine as E
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import kubeconfig as K
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import model as PM
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import plan as P
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import report as PR
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import specs as PS
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.model import CA_IDS, PkiError, Settings
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -52,7 +55,7 @@ class Cluster:
 
     def __init__(self, settings=None, groups=GROUPS, hostvars=HOSTVARS):
         self.settings = settings or Settings()
-        self.view = P.inventory_view(groups, hostvars)
+        self.view = PM.inventory_view(groups, hostvars)
         self.disks = {host: {} for host in self.view_hosts()}
         self.material = None
 
@@ -60,7 +63,7 @@ class Cluster:
         return [n.host for n in self.view.all_nodes()]
 
     def specs(self, host):
-        return P.required_certificates(self.view, self.settings, host=host)
+        return PS.required_certificates(self.view, self.settings, host=host)
 
     def ca(self, byo=None, force=False, leaves=None, now=NOW, write=True):
         primary = self.view.primary.host
@@ -201,10 +204,10 @@ def test_force_replaces_every_ca_and_every_leaf_follows(built):
     result = built.converge()
     for host, actions in result.items():
         for name, operation, reasons in actions:
-            if operation == P.ISSUE:
+            if operation == PM.ISSUE:
                 assert "ca-changed" in reasons, (host, name)
-    issued = {(h, n) for h, actions in result.items() for n, op, _ in actions if op == P.ISSUE}
-    assert len(issued) == sum(1 for h in HOSTS for s in built.specs(h) if s.kind == P.LEAF)
+    issued = {(h, n) for h, actions in result.items() for n, op, _ in actions if op == PM.ISSUE}
+    assert len(issued) == sum(1 for h in HOSTS for s in built.specs(h) if s.kind == PM.LEAF)
     assert changed(built.converge()) == {}
 
 
@@ -301,8 +304,8 @@ def test_byo_differing_from_the_ca_on_disk_needs_force(built):
     assert changes["kubernetes-ca"] == "forced" and changes["etcd-ca"] == "existing"
     result = built.converge()
     kinds = {(name, op) for actions in result.values() for name, op, _ in actions}
-    assert ("apiserver", P.ISSUE) in kinds and ("etcd-peer", P.ISSUE) not in kinds
-    assert ("kubernetes-ca", P.WRITE) in kinds  # every host gets the new CA copy
+    assert ("apiserver", PM.ISSUE) in kinds and ("etcd-peer", PM.ISSUE) not in kinds
+    assert ("kubernetes-ca", PM.WRITE) in kinds  # every host gets the new CA copy
 
 
 def test_byo_of_the_ca_already_there_is_accepted(built):
@@ -362,7 +365,7 @@ def test_full_cluster_then_nothing_to_do(built):
     # and every leaf verifies against the CA copy on its own host
     for host in HOSTS:
         for spec in built.specs(host):
-            if spec.kind == P.LEAF:
+            if spec.kind == PM.LEAF:
                 ca_path = (
                     "/etc/etcd/pki/ca.crt"
                     if spec.issuer == "etcd-ca"
@@ -381,8 +384,8 @@ def test_new_api_address_reissues_only_the_apiserver_certificates(built):
     built.settings = replace(built.settings, apiserver_extra_sans=("10.0.0.100", "api.example.org"))
     before = C.fingerprint(built.cert("cp1", "/etc/kubernetes/pki/apiserver-kubelet-client.crt"))
     assert changed(built.converge()) == {
-        "cp1": [("apiserver", P.ISSUE, ("san-changed",))],
-        "cp2": [("apiserver", P.ISSUE, ("san-changed",))],
+        "cp1": [("apiserver", PM.ISSUE, ("san-changed",))],
+        "cp2": [("apiserver", PM.ISSUE, ("san-changed",))],
     }
     cert = built.cert("cp2", "/etc/kubernetes/pki/apiserver.crt")
     assert "api.example.org" in cert.extensions.get_extension_for_class(
@@ -396,10 +399,10 @@ def test_new_endpoint_rewrites_kubeconfigs_without_reissuing_them(built):
     serial = built.cert("w1", "/etc/kubernetes/kubelet.conf").serial_number
     result = changed(built.converge())
     assert result["w1"] == [
-        ("kubelet-client", P.WRITE, ("content-changed",)),
-        ("kube-proxy", P.WRITE, ("content-changed",)),
+        ("kubelet-client", PM.WRITE, ("content-changed",)),
+        ("kube-proxy", PM.WRITE, ("content-changed",)),
     ]
-    assert result["cp1"] == [("apiserver", P.ISSUE, ("san-changed",)), ("admin", P.WRITE, ("content-changed",))]
+    assert result["cp1"] == [("apiserver", PM.ISSUE, ("san-changed",)), ("admin", PM.WRITE, ("content-changed",))]
     assert built.cert("w1", "/etc/kubernetes/kubelet.conf").serial_number == serial
     assert (
         K.parse(built.disks["w1"]["/etc/kubernetes/kubelet.conf"]["content"]).server == "https://vip.example.org:6443"
@@ -408,12 +411,12 @@ def test_new_endpoint_rewrites_kubeconfigs_without_reissuing_them(built):
 
 def test_renamed_node_reissues_its_certificates_only(built):
     hostvars = dict(HOSTVARS, w2={"node_ip": "10.0.0.22", "node_name": "worker-2"})
-    built.view = P.inventory_view(GROUPS, hostvars)
+    built.view = PM.inventory_view(GROUPS, hostvars)
     result = changed(built.converge())
     assert result == {
         "w2": [
-            ("kubelet", P.ISSUE, ("subject-changed", "san-changed")),
-            ("kubelet-client", P.ISSUE, ("subject-changed",)),
+            ("kubelet", PM.ISSUE, ("subject-changed", "san-changed")),
+            ("kubelet-client", PM.ISSUE, ("subject-changed",)),
         ],
     }
 
@@ -423,7 +426,7 @@ def test_expiry_window(built):
     later = NOW + timedelta(days=335)
     built.ca(now=later)
     result = built.converge(now=later)
-    leaves = sum(1 for h in HOSTS for s in built.specs(h) if s.kind == P.LEAF)
+    leaves = sum(1 for h in HOSTS for s in built.specs(h) if s.kind == PM.LEAF)
     assert sum(len(a) for a in result.values()) == leaves
     assert {reasons for actions in result.values() for _, _, reasons in actions} == {("expiring",)}
     assert changed(built.converge(now=later)) == {}
@@ -440,9 +443,9 @@ def test_key_algorithm_change_reissues_leaves_but_keeps_the_cas(built):
     assert {i: C.fingerprint(ca.cert) for i, ca in built.material.cas.items()} == fingerprints
     result = built.converge(hosts=["w1"])
     assert result["w1"] == [
-        ("kubelet", P.ISSUE, ("key-algorithm-changed", "usage-changed")),  # RSA servers add keyEncipherment
-        ("kubelet-client", P.ISSUE, ("key-algorithm-changed",)),
-        ("kube-proxy", P.ISSUE, ("key-algorithm-changed",)),
+        ("kubelet", PM.ISSUE, ("key-algorithm-changed", "usage-changed")),  # RSA servers add keyEncipherment
+        ("kubelet-client", PM.ISSUE, ("key-algorithm-changed",)),
+        ("kube-proxy", PM.ISSUE, ("key-algorithm-changed",)),
     ]
 
 
@@ -454,10 +457,10 @@ def test_damaged_files_are_repaired(built):
     disk["/etc/etcd/pki/ca.crt"]["mode"] = "0666"
     assert changed(built.converge()) == {
         "cp3": [
-            ("etcd-ca", P.PERMISSIONS, ("permissions",)),
-            ("etcd-server", P.ISSUE, ("key-missing",)),
-            ("etcd-peer", P.ISSUE, ("key-mismatch",)),
-            ("etcd-healthcheck-client", P.ISSUE, ("missing",)),
+            ("etcd-ca", PM.PERMISSIONS, ("permissions",)),
+            ("etcd-server", PM.ISSUE, ("key-missing",)),
+            ("etcd-peer", PM.ISSUE, ("key-mismatch",)),
+            ("etcd-healthcheck-client", PM.ISSUE, ("missing",)),
         ]
     }
     assert disk["/etc/etcd/pki/ca.crt"]["mode"] == "0644"
@@ -470,7 +473,10 @@ def test_key_with_loose_permissions_is_tightened_not_reissued(built):
     disk["/etc/kubernetes/pki/kubelet.key"]["mode"] = "0644"
     disk["/etc/kubernetes/kube-proxy.conf"]["owner"] = "nobody"
     actions, existing = built.plan("w1")
-    assert [(a.spec.name, a.operation) for a in actions] == [("kubelet", P.PERMISSIONS), ("kube-proxy", P.PERMISSIONS)]
+    assert [(a.spec.name, a.operation) for a in actions] == [
+        ("kubelet", PM.PERMISSIONS),
+        ("kube-proxy", PM.PERMISSIONS),
+    ]
     outcome = E.materialize(actions, existing, built.material, built.settings, disk, NOW)
     assert outcome.entries == [
         {"path": "/etc/kubernetes/pki/kubelet.crt", "mode": "0644"},
@@ -485,28 +491,28 @@ def test_key_with_loose_permissions_is_tightened_not_reissued(built):
 def test_a_host_with_a_foreign_ca_copy_gets_the_cluster_ca_and_new_leaves(built):
     stranger = C.create_ca("kubernetes-ca", "ecdsa-p256", 365, NOW)
     built.disks["w2"]["/etc/kubernetes/pki/ca.crt"]["content"] = stranger.cert_pem
-    assert changed(built.converge()) == {"w2": [("kubernetes-ca", P.WRITE, ("ca-changed",))]}
+    assert changed(built.converge()) == {"w2": [("kubernetes-ca", PM.WRITE, ("ca-changed",))]}
     # a leaf signed by another CA is reissued
     leaf = C.issue_leaf(next(s for s in built.specs("w2") if s.name == "kubelet"), stranger, "ecdsa-p256", 365, NOW)
     built.disks["w2"]["/etc/kubernetes/pki/kubelet.crt"]["content"] = leaf.cert_pem
     built.disks["w2"]["/etc/kubernetes/pki/kubelet.key"]["content"] = leaf.key_pem
-    assert changed(built.converge()) == {"w2": [("kubelet", P.ISSUE, ("ca-changed",))]}
+    assert changed(built.converge()) == {"w2": [("kubelet", PM.ISSUE, ("ca-changed",))]}
 
 
 def test_reissue_all_changes_every_leaf_serial_and_keeps_the_cas(built):
     serials = {}
     for host in HOSTS:
         for spec in built.specs(host):
-            if spec.kind == P.LEAF:
+            if spec.kind == PM.LEAF:
                 serials[spec.id] = built.cert(host, spec.kubeconfig_path or spec.cert_path).serial_number
     cas = {host: dict(built.disks[host]) for host in HOSTS}
     result = built.converge(reissue=["all"])
     assert {reasons for actions in result.values() for _, _, reasons in actions} == {("forced",)}
     for host in HOSTS:
         for spec in built.specs(host):
-            if spec.kind == P.LEAF:
+            if spec.kind == PM.LEAF:
                 assert built.cert(host, spec.kubeconfig_path or spec.cert_path).serial_number != serials[spec.id]
-            elif spec.kind == P.CA_COPY:
+            elif spec.kind == PM.CA_COPY:
                 assert built.disks[host][spec.cert_path] == cas[host][spec.cert_path]
 
 
@@ -531,11 +537,11 @@ def test_check_mode_description_and_diff_hold_no_key_material():
     cluster = Cluster()
     cluster.ca()
     actions, existing = cluster.plan("cp1")
-    items = E.describe_plan(actions, None, cluster.material, cluster.settings, NOW)
+    items = PR.describe_plan(actions, None, cluster.material, cluster.settings, NOW)
     apiserver = next(i for i in items if i["name"] == "apiserver")
     assert apiserver["operation"] == "issue" and apiserver["fingerprint"] == "(new)"
     assert apiserver["subject"] == "CN=kube-apiserver" and "IP:10.96.0.1" in apiserver["sans"]
-    diff = E.diff(actions, items, cluster.disks["cp1"], existing, "cp1", NOW)
+    diff = PR.diff(actions, items, cluster.disks["cp1"], existing, "cp1", NOW)
     text = diff["before"] + diff["after"] + repr(items)
     secrets = [ca.key_pem for ca in cluster.material.cas.values()] + [cluster.material.sa.key_pem]
     assert "PRIVATE KEY" not in text and not any(s.strip().splitlines()[1] in text for s in secrets)
@@ -547,10 +553,10 @@ def test_real_run_description_and_diff(built):
     actions, existing = built.plan("cp1")
     old = existing["apiserver@cp1"].cert
     outcome = E.materialize(actions, existing, built.material, built.settings, built.disks["cp1"], NOW)
-    items = E.describe_plan(actions, outcome, built.material, built.settings, NOW)
+    items = PR.describe_plan(actions, outcome, built.material, built.settings, NOW)
     new = outcome.issued["apiserver@cp1"]
     assert items[0]["serial"] == "%X" % new.serial_number and items[0]["fingerprint"] == C.fingerprint(new)
-    diff = E.diff(actions, items, built.disks["cp1"], existing, "cp1", NOW)
+    diff = PR.diff(actions, items, built.disks["cp1"], existing, "cp1", NOW)
     assert C.fingerprint(old) in diff["before"] and C.fingerprint(new) in diff["after"]
     assert "DNS:extra.example.org" in diff["after"] and "DNS:extra.example.org" not in diff["before"]
     assert "reasons: san-changed" in diff["after"]
@@ -560,7 +566,7 @@ def test_real_run_description_and_diff(built):
 
 def test_inventory_certificates(built):
     specs = built.specs("w1")
-    certs, issuers, missing = E.inventory_certificates(specs, built.disks["w1"], NOW)
+    certs, issuers, missing = PR.inventory_certificates(specs, built.disks["w1"], NOW)
     assert issuers == ["kubernetes-ca"] and missing == []
     assert [c["name"] for c in certs] == ["kubernetes-ca", "kubelet", "kubelet-client", "kube-proxy"]
     kubelet = certs[1]
@@ -576,7 +582,7 @@ def test_inventory_certificates(built):
         "/etc/kubernetes/kube-proxy.conf",
     ]
     empty = Cluster()
-    certs, issuers, missing = E.inventory_certificates(empty.specs("cp3"), {}, NOW)
+    certs, issuers, missing = PR.inventory_certificates(empty.specs("cp3"), {}, NOW)
     assert (
         certs == [] and issuers == [] and missing == ["etcd-ca", "etcd-server", "etcd-peer", "etcd-healthcheck-client"]
     )
@@ -609,13 +615,13 @@ def test_force_one_ca_keeps_the_others(built):
     result = changed(built.converge())
     assert result == {
         # state=ca already wrote the new CA on the primary
-        "cp1": [("front-proxy-client", P.ISSUE, ("ca-changed",))],
-        "cp2": [("front-proxy-ca", P.WRITE, ("ca-changed",)), ("front-proxy-client", P.ISSUE, ("ca-changed",))],
+        "cp1": [("front-proxy-client", PM.ISSUE, ("ca-changed",))],
+        "cp2": [("front-proxy-ca", PM.WRITE, ("ca-changed",)), ("front-proxy-client", PM.ISSUE, ("ca-changed",))],
     }
 
 
 def test_provided_ca_against_the_files_on_the_primary():
-    spec = P.CertSpec("etcd-ca", "cp1", P.CA_COPY, "etcd-ca", cert_path="/pki/ca.crt")
+    spec = PS.CertSpec("etcd-ca", "cp1", PM.CA_COPY, "etcd-ca", cert_path="/pki/ca.crt")
     mine = E.create_ca("etcd-ca", "ecdsa-p256", 3650, NOW)
     other = E.create_ca("etcd-ca", "ecdsa-p256", 3650, NOW)
     entry = {"cert": mine.cert_pem, "key": mine.key_pem}

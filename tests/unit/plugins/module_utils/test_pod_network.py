@@ -1,11 +1,11 @@
-"""Routed-bridge pod network decisions (plugins/module_utils/pod_network.py)."""
+"""Routed-bridge pod network decisions (plugins/module_utils/addons/pod_network.py)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import pod_network as pn
+from ansible_collections.kubesmith.cluster.plugins.module_utils.addons import pod_network as pn
 
 
 def _node(name, cidr=None, ip=None, ready=True, cidrs=None):

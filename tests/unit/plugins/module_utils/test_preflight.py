@@ -1,10 +1,18 @@
-"""Unit tests for plugins/module_utils/preflight.py (tables of good and bad inputs)."""
+"""Unit tests for plugins/module_utils/cluster/preflight.py (tables of good and bad inputs)."""
 
 import os
 
 import pytest
 import yaml
-from ansible_collections.kubesmith.cluster.plugins.module_utils import preflight as pf
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight as pf
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight_host as pf_host
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight_settings as pf_settings
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net.address import (
+    make_host,
+    parse_cidr,
+    parse_ip,
+    resolve_node_address,
+)
 
 # --------------------------------------------------------------------------- parse_ip
 
@@ -22,7 +30,7 @@ from ansible_collections.kubesmith.cluster.plugins.module_utils import preflight
     ],
 )
 def test_parse_ip_good(value, expected):
-    assert str(pf.parse_ip(value)) == expected
+    assert str(parse_ip(value)) == expected
 
 
 @pytest.mark.parametrize(
@@ -45,7 +53,7 @@ def test_parse_ip_good(value, expected):
     ],
 )
 def test_parse_ip_bad(value):
-    assert pf.parse_ip(value) is None
+    assert parse_ip(value) is None
 
 
 # --------------------------------------------------------------------------- parse_cidr
@@ -64,7 +72,7 @@ def test_parse_ip_bad(value):
     ],
 )
 def test_parse_cidr_good(value, prefix):
-    network, problem = pf.parse_cidr(value)
+    network, problem = parse_cidr(value)
     assert problem is None
     assert network.prefixlen == prefix
     assert str(network) == value
@@ -95,7 +103,7 @@ def test_parse_cidr_good(value, prefix):
     ],
 )
 def test_parse_cidr_bad(value, problem_start):
-    network, problem = pf.parse_cidr(value)
+    network, problem = parse_cidr(value)
     assert network is None
     assert problem.startswith(problem_start)
 
@@ -110,7 +118,7 @@ def test_parse_cidr_bad(value, problem_start):
     ],
 )
 def test_parse_cidr_host_bits_gives_masked_network_and_problem(value, masked):
-    network, problem = pf.parse_cidr(value)
+    network, problem = parse_cidr(value)
     assert str(network) == masked
     assert problem == "has host bits set: use %s" % masked
 
@@ -191,11 +199,11 @@ def test_suggest_dns1123_name(name, suggestion):
     ],
 )
 def test_resolve_node_address(node_ip, ansible_host, facts, expected):
-    assert pf.resolve_node_address(node_ip, ansible_host, facts) == expected
+    assert resolve_node_address(node_ip, ansible_host, facts) == expected
 
 
 def test_make_host_defaults_node_name_to_inventory_name():
-    assert pf.make_host("cp1", ansible_host="192.0.2.10") == {
+    assert make_host("cp1", ansible_host="192.0.2.10") == {
         "host": "cp1",
         "node_name": "cp1",
         "address": "192.0.2.10",
@@ -205,8 +213,8 @@ def test_make_host_defaults_node_name_to_inventory_name():
 
 
 def test_make_host_uses_node_name_as_text():
-    assert pf.make_host("cp1", node_name="k8s-cp-1")["node_name"] == "k8s-cp-1"
-    assert pf.make_host("cp1", node_name=123)["node_name"] == "123"
+    assert make_host("cp1", node_name="k8s-cp-1")["node_name"] == "k8s-cp-1"
+    assert make_host("cp1", node_name=123)["node_name"] == "123"
 
 
 # --------------------------------------------------------------------------- group_errors
@@ -265,23 +273,23 @@ def test_group_errors_counts_a_host_once():
 
 
 def test_node_name_errors_good():
-    hosts = [pf.make_host("cp1"), pf.make_host("w1", node_name="worker-1.example")]
+    hosts = [make_host("cp1"), make_host("w1", node_name="worker-1.example")]
     assert pf.node_name_errors(hosts) == []
 
 
 def test_node_name_errors_invalid_inventory_name():
-    (message,) = pf.node_name_errors([pf.make_host("Bad_Name")])
+    (message,) = pf.node_name_errors([make_host("Bad_Name")])
     assert message.startswith("host Bad_Name: inventory name (node_name unset) 'Bad_Name' is not a valid")
     assert message.endswith("set node_name, e.g. 'bad-name'")
 
 
 def test_node_name_errors_invalid_node_name():
-    (message,) = pf.node_name_errors([pf.make_host("w1", node_name="Worker_1")])
+    (message,) = pf.node_name_errors([make_host("w1", node_name="Worker_1")])
     assert message.startswith("host w1: node_name 'Worker_1' is not a valid Kubernetes node name")
 
 
 def test_node_name_errors_duplicates():
-    hosts = [pf.make_host("a", node_name="node-1"), pf.make_host("b", node_name="node-1"), pf.make_host("node-1")]
+    hosts = [make_host("a", node_name="node-1"), make_host("b", node_name="node-1"), make_host("node-1")]
     assert pf.node_name_errors(hosts) == [
         "node_name 'node-1' is used by hosts a, b, node-1: give each host its own node_name"
     ]
@@ -292,16 +300,16 @@ def test_node_name_errors_duplicates():
 
 def test_address_errors_good_and_unknown_skipped():
     hosts = [
-        pf.make_host("a", ansible_host="192.0.2.1"),
-        pf.make_host("b", node_ip="192.0.2.2"),
-        pf.make_host("c", ansible_host="c.example"),
-        pf.make_host("d", ansible_host="d.example"),
+        make_host("a", ansible_host="192.0.2.1"),
+        make_host("b", node_ip="192.0.2.2"),
+        make_host("c", ansible_host="c.example"),
+        make_host("d", ansible_host="d.example"),
     ]
     assert pf.address_errors(hosts) == []
 
 
 def test_address_errors_duplicates_name_hosts_and_sources():
-    hosts = [pf.make_host("a", ansible_host="192.0.2.1"), pf.make_host("b", node_ip="192.0.2.1")]
+    hosts = [make_host("a", ansible_host="192.0.2.1"), make_host("b", node_ip="192.0.2.1")]
     assert pf.address_errors(hosts) == [
         "node address 192.0.2.1 is used by hosts a (ansible_host), b (node_ip): give each host its own address "
         "(set node_ip per host)"
@@ -310,7 +318,7 @@ def test_address_errors_duplicates_name_hosts_and_sources():
 
 @pytest.mark.parametrize("bad", ["10.1", "192.0.2.300", "node.example", "192.0.2.0/24"])
 def test_address_errors_invalid_node_ip(bad):
-    (message,) = pf.address_errors([pf.make_host("a", node_ip=bad)])
+    (message,) = pf.address_errors([make_host("a", node_ip=bad)])
     assert message == (
         "host a: node_ip %r is not an IP address: set node_ip to the address the node uses in the cluster" % bad
     )
@@ -553,7 +561,7 @@ def test_network_errors_cluster_domain(domain, ok):
 
 
 def test_node_network_errors_good():
-    hosts = [pf.make_host("a", node_ip="192.0.2.10"), pf.make_host("b", ansible_host="b.example")]
+    hosts = [make_host("a", node_ip="192.0.2.10"), make_host("b", ansible_host="b.example")]
     assert pf.node_network_errors(hosts, {"cluster_node_cidr": "192.0.2.0/24"}) == []
     assert pf.node_network_errors(hosts, {}) == []
 
@@ -588,16 +596,16 @@ def test_node_network_errors_good():
     ],
 )
 def test_node_network_errors_bad(address, settings, message):
-    assert pf.node_network_errors([pf.make_host("a", node_ip=address)], settings) == [message]
+    assert pf.node_network_errors([make_host("a", node_ip=address)], settings) == [message]
 
 
 @pytest.mark.parametrize("address", ["10.112.0.0", "10.95.255.255", "10.245.0.0", "bogus"])
 def test_node_network_errors_edges_outside(address):
-    assert pf.node_network_errors([pf.make_host("a", node_ip=address)], {}) == []
+    assert pf.node_network_errors([make_host("a", node_ip=address)], {}) == []
 
 
 def test_node_network_errors_ignores_invalid_networks():
-    hosts = [pf.make_host("a", node_ip="10.244.0.5")]
+    hosts = [make_host("a", node_ip="10.244.0.5")]
     assert pf.node_network_errors(hosts, {"cluster_pod_cidr": "nonsense", "cluster_node_cidr": "x"}) == []
 
 
@@ -608,7 +616,7 @@ def _inventory(**overrides):
     groups = {"etcd": ["cp1", "cp2", "cp3"], "control_plane": ["cp1", "cp2", "cp3"], "workers": ["w1", "w2"]}
     groups.update(overrides)
     hosts = [
-        pf.make_host(name, ansible_host="192.0.2.%d" % (10 + index))
+        make_host(name, ansible_host="192.0.2.%d" % (10 + index))
         for index, name in enumerate(["cp1", "cp2", "cp3", "w1", "w2"])
     ]
     return groups, hosts
@@ -621,7 +629,7 @@ def test_inventory_errors_good():
 
 def test_inventory_errors_lists_every_problem():
     groups, hosts = _inventory(etcd=["cp1", "cp2"], control_plane=[])
-    hosts.append(pf.make_host("Extra", node_ip="192.0.2.10"))
+    hosts.append(make_host("Extra", node_ip="192.0.2.10"))
     errors = pf.inventory_errors(groups, hosts, {"cluster_service_cidr": "10.96.0.0/25"})
     starts = [e.split(":")[0] for e in errors]
     assert starts == [
@@ -656,13 +664,13 @@ def test_inventory_errors_counts_nodes_once_for_pod_capacity():
     ],
 )
 def test_minimum_for(group_names, table, expected):
-    assert pf.minimum_for(group_names, table) == expected
+    assert pf_host.minimum_for(group_names, table) == expected
 
 
 @pytest.mark.parametrize("value", ["two", 1.5, None, True])
 def test_minimum_for_refuses_non_numbers(value):
     with pytest.raises(ValueError, match="workers"):
-        pf.minimum_for(["workers"], {"workers": value})
+        pf_host.minimum_for(["workers"], {"workers": value})
 
 
 # --------------------------------------------------------------------------- host_errors
@@ -683,7 +691,7 @@ def _facts(**overrides):
 
 def _host(name="cp1", **kwargs):
     kwargs.setdefault("facts", _facts())
-    return pf.make_host(name, **kwargs)
+    return make_host(name, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -697,12 +705,12 @@ def _host(name="cp1", **kwargs):
     ],
 )
 def test_host_errors_good(group_names, facts):
-    assert pf.host_errors(_host(facts=facts), group_names, facts, {}) == []
+    assert pf_host.host_errors(_host(facts=facts), group_names, facts, {}) == []
 
 
 def test_host_errors_unsupported_os_family():
     facts = _facts()
-    assert pf.host_errors(_host(), ["workers"], facts, {"preflight_supported_os_families": ["Nonexistent"]}) == [
+    assert pf_host.host_errors(_host(), ["workers"], facts, {"preflight_supported_os_families": ["Nonexistent"]}) == [
         "host cp1: OS family Debian (Debian 12.11) is not supported (preflight_supported_os_families: Nonexistent): "
         "use a supported OS or add Debian to preflight_supported_os_families"
     ]
@@ -710,14 +718,14 @@ def test_host_errors_unsupported_os_family():
 
 def test_host_errors_missing_os_family():
     facts = _facts(os_family=None)
-    assert pf.host_errors(_host(), ["workers"], facts) == [
+    assert pf_host.host_errors(_host(), ["workers"], facts) == [
         "host cp1: fact os_family is missing, so the OS cannot be checked: gather distribution facts"
     ]
 
 
 def test_host_errors_below_minimums_uses_largest_group():
     facts = _facts(processor_vcpus=1, memtotal_mb=900)
-    errors = pf.host_errors(_host(), ["etcd", "control_plane"], facts, {})
+    errors = pf_host.host_errors(_host(), ["etcd", "control_plane"], facts, {})
     assert errors == [
         "host cp1: 1 vCPU (ansible_facts.processor_vcpus) is below the minimum of 2 for group control_plane: "
         "give the host more or lower preflight_min_cpus.control_plane",
@@ -728,43 +736,43 @@ def test_host_errors_below_minimums_uses_largest_group():
 
 def test_host_errors_minimums_from_settings():
     settings = {"preflight_min_cpus": {"workers": 8}, "preflight_min_memory_mb": {"workers": 16000}}
-    errors = pf.host_errors(_host(), ["workers"], _facts(), settings)
+    errors = pf_host.host_errors(_host(), ["workers"], _facts(), settings)
     assert [e.split(" (")[0] for e in errors] == ["host cp1: 2 vCPU", "host cp1: 3900 MB memory"]
 
 
 def test_host_errors_missing_hardware_facts():
     facts = _facts(processor_vcpus=None, memtotal_mb=None)
-    assert pf.host_errors(_host(), ["workers"], facts) == [
+    assert pf_host.host_errors(_host(), ["workers"], facts) == [
         "host cp1: fact processor_vcpus is missing, so vCPU cannot be checked: gather hardware facts",
         "host cp1: fact memtotal_mb is missing, so MB memory cannot be checked: gather hardware facts",
     ]
 
 
 def test_host_errors_bad_minimum_value():
-    errors = pf.host_errors(_host(), ["workers"], _facts(), {"preflight_min_cpus": {"workers": "two"}})
+    errors = pf_host.host_errors(_host(), ["workers"], _facts(), {"preflight_min_cpus": {"workers": "two"}})
     assert errors == ["preflight_min_cpus.workers 'two' is not a whole number: set it to e.g. 1"]
 
 
 def test_host_errors_no_node_address():
     facts = _facts(default_ipv4={})
-    entry = pf.make_host("w1", ansible_host="w1.example", facts=facts)
-    assert pf.host_errors(entry, ["workers"], facts) == [
+    entry = make_host("w1", ansible_host="w1.example", facts=facts)
+    assert pf_host.host_errors(entry, ["workers"], facts) == [
         "host w1: no node address found (node_ip unset, ansible_host 'w1.example' is not an IP, no default IPv4 "
         "route in facts): set node_ip to the address the node uses in the cluster"
     ]
-    assert pf.host_errors(entry, ["bastion"], facts) == []  # not a cluster host
+    assert pf_host.host_errors(entry, ["bastion"], facts) == []  # not a cluster host
 
 
 # --------------------------------------------------------------------------- defaults
 
 
 def test_with_defaults_completes_minimum_tables_key_by_key():
-    settings = pf.with_defaults({"preflight_min_cpus": {"workers": 4}, "cluster_domain": "k8s.lab"})
+    settings = pf_settings.with_defaults({"preflight_min_cpus": {"workers": 4}, "cluster_domain": "k8s.lab"})
     assert settings["preflight_min_cpus"] == {"control_plane": 2, "etcd": 1, "workers": 4, "load_balancers": 1}
-    assert settings["preflight_min_memory_mb"] == pf.DEFAULT_SETTINGS["preflight_min_memory_mb"]
+    assert settings["preflight_min_memory_mb"] == pf_settings.DEFAULT_SETTINGS["preflight_min_memory_mb"]
     assert settings["cluster_domain"] == "k8s.lab"
-    assert pf.with_defaults(None) == dict(pf.DEFAULT_SETTINGS, **pf.OTHER_ROLE_SETTINGS)
-    assert pf.DEFAULT_SETTINGS["preflight_min_cpus"]["workers"] == 1  # the defaults themselves are untouched
+    assert pf_settings.with_defaults(None) == dict(pf_settings.DEFAULT_SETTINGS, **pf_settings.OTHER_ROLE_SETTINGS)
+    assert pf_settings.DEFAULT_SETTINGS["preflight_min_cpus"]["workers"] == 1  # the defaults themselves are untouched
 
 
 @pytest.mark.parametrize(
@@ -779,7 +787,7 @@ def test_with_defaults_completes_minimum_tables_key_by_key():
 def test_other_role_settings_have_their_roles_defaults(name, role):
     path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", role, "defaults", "main.yml")
     with open(path) as stream:
-        assert yaml.safe_load(stream)[name] == pf.OTHER_ROLE_SETTINGS[name]
+        assert yaml.safe_load(stream)[name] == pf_settings.OTHER_ROLE_SETTINGS[name]
 
 
 def test_default_settings_match_role_defaults_and_argument_specs():
@@ -788,7 +796,7 @@ def test_default_settings_match_role_defaults_and_argument_specs():
         defaults = yaml.safe_load(stream)
     with open(os.path.join(role, "meta", "argument_specs.yml")) as stream:
         options = yaml.safe_load(stream)["argument_specs"]["main"]["options"]
-    for key, value in pf.DEFAULT_SETTINGS.items():
+    for key, value in pf_settings.DEFAULT_SETTINGS.items():
         assert defaults[key] == value, key
         assert options[key]["default"] == value, key
     for key, value in defaults.items():
@@ -797,7 +805,7 @@ def test_default_settings_match_role_defaults_and_argument_specs():
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.1.2.3", "::1"])
 def test_address_errors_refuse_loopback(address):
-    hosts = [pf.make_host("cp1", node_ip=address)]
+    hosts = [make_host("cp1", node_ip=address)]
     [message] = pf.address_errors(hosts)
     assert message == (
         "host cp1: node_ip %s is a loopback address: other nodes cannot reach it and the kubelet refuses it - "
@@ -845,6 +853,6 @@ def test_unsupported_versions_are_named(kube, containerd, fragment):
 
 def test_inventory_errors_include_the_version_check():
     groups = {"etcd": ["e1"], "control_plane": ["e1"], "workers": []}
-    hosts = [pf.make_host("e1", ansible_host="10.0.0.1")]
+    hosts = [make_host("e1", ansible_host="10.0.0.1")]
     assert pf.inventory_errors(groups, hosts, {}) == []
     assert any("kube_version" in e for e in pf.inventory_errors(groups, hosts, {"kube_version": "0.1.0"}))

@@ -3,7 +3,11 @@ pod subnet against the kubelet's maxPods. One table of refusals (settings -> the
 inventories that must pass."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import preflight as pf
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight as pf
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight_endpoint as pf_endpoint
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight_host as pf_host
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster import preflight_settings as pf_settings
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net.address import make_host, parse_ip
 
 CP = ["cp1", "cp2", "cp3"]
 
@@ -15,7 +19,7 @@ def _groups(balancers=(), workers=("w1",)):
 def _hosts(groups, addresses=None):
     addresses = addresses or {}
     names = sorted({h for members in groups.values() for h in members})
-    return [pf.make_host(n, ansible_host=addresses.get(n, "192.0.2.%d" % (10 + i))) for i, n in enumerate(names)]
+    return [make_host(n, ansible_host=addresses.get(n, "192.0.2.%d" % (10 + i))) for i, n in enumerate(names)]
 
 
 def _errors(settings, groups=None, addresses=None):
@@ -199,7 +203,7 @@ def test_refused_with_its_message(case):
 
 def test_an_etcd_only_host_of_another_family_is_no_node():
     groups = {"etcd": ["e1"], "control_plane": ["cp1"], "workers": []}
-    hosts = [pf.make_host("e1", ansible_host="2001:db8::5"), pf.make_host("cp1", ansible_host="192.0.2.10")]
+    hosts = [make_host("e1", ansible_host="2001:db8::5"), make_host("cp1", ansible_host="192.0.2.10")]
     assert pf.inventory_errors(groups, hosts, {}) == []
 
 
@@ -215,7 +219,7 @@ def test_an_etcd_only_host_of_another_family_is_no_node():
     ],
 )
 def test_api_endpoint_defaults_by_mode(mode, endpoint, expected):
-    assert pf.api_endpoint(mode, endpoint) == expected
+    assert pf_settings.api_endpoint(mode, endpoint) == expected
 
 
 # --------------------------------------------------------------------------- types (one line per variable)
@@ -240,7 +244,7 @@ def test_type_errors_one_line_per_variable_naming_the_hosts_when_not_all():
         "cp1": {"cluster_node_pod_cidr_prefix": "abc", "load_balancer_mode": "haproxy"},
         "w1": {"cluster_node_pod_cidr_prefix": "abc", "load_balancer_mode": "none"},
     }
-    assert pf.type_errors(values, SPECS) == [
+    assert pf_host.type_errors(values, SPECS) == [
         "argument 'cluster_node_pod_cidr_prefix' is of type str and we were unable to convert to int: \"'abc'\" "
         "cannot be converted to an int",
         "value of load_balancer_mode must be one of: none, vip, local, got: haproxy (host cp1)",
@@ -251,16 +255,17 @@ def test_type_errors_check_sub_options_and_ignore_undeclared_and_absent_variable
     values = {
         "cp1": {"addons_extra": [{"type": "kustomize"}], "some_other_var": "x", "cluster_node_pod_cidr_prefix": "25"}
     }
-    assert pf.type_errors(values, SPECS) == [
+    assert pf_host.type_errors(values, SPECS) == [
         "missing required arguments: name found in addons_extra",
         "value of type must be one of: helm, manifests, got: kustomize found in addons_extra",
     ]
-    assert pf.type_errors({"cp1": {}, "w1": {"load_balancer_mode": "vip"}}, SPECS) == []  # download_items absent: fine
+    # download_items absent: fine
+    assert pf_host.type_errors({"cp1": {}, "w1": {"load_balancer_mode": "vip"}}, SPECS) == []
 
 
 def test_the_endpoint_is_left_to_its_own_check_with_its_better_message():
     specs = dict(SPECS, cluster_api_endpoint={"type": "dict"})
-    assert pf.type_errors({"cp1": {"cluster_api_endpoint": "https://192.0.2.100:8443"}}, specs) == []
+    assert pf_host.type_errors({"cp1": {"cluster_api_endpoint": "https://192.0.2.100:8443"}}, specs) == []
     assert "cluster_api_endpoint: {host: 192.0.2.100, port: 8443}" in " ".join(
         _errors({"cluster_api_endpoint": "https://192.0.2.100:8443"})
     )
@@ -272,31 +277,31 @@ def test_the_endpoint_is_left_to_its_own_check_with_its_better_message():
 def test_vip_errors():
     hosts = [{"host": "lb1", "address": "192.0.2.5"}, {"host": "w1", "address": "2001:db8::7"}, {"host": "w2"}]
     owners = {"192.0.2.5": "lb1"}
-    vip = pf.parse_ip("192.0.2.100")
-    assert pf._vip_errors("192.0.2.100", vip, owners, hosts, ["lb1", "w2"]) == []
-    assert pf._vip_errors("192.0.2.5", pf.parse_ip("192.0.2.5"), owners, hosts, ["lb1"]) == [
+    vip = parse_ip("192.0.2.100")
+    assert pf_endpoint._vip_errors("192.0.2.100", vip, owners, hosts, ["lb1", "w2"]) == []
+    assert pf_endpoint._vip_errors("192.0.2.5", parse_ip("192.0.2.5"), owners, hosts, ["lb1"]) == [
         "the virtual IP 192.0.2.5 is the address of host lb1: choose a free address in the node network"
     ]
-    assert pf._vip_errors("::1", pf.parse_ip("::1"), owners, hosts, ["w1"]) == [
+    assert pf_endpoint._vip_errors("::1", parse_ip("::1"), owners, hosts, ["w1"]) == [
         "load_balancer_mode vip: the virtual IP ::1 is a loopback address"
     ]
-    assert pf._vip_errors("192.0.2.100", vip, owners, hosts, ["lb1", "w1"]) == [
+    assert pf_endpoint._vip_errors("192.0.2.100", vip, owners, hosts, ["lb1", "w1"]) == [
         "the virtual IP 192.0.2.100 is IPv4 but host w1, a VRRP peer, has the IPv6 address 2001:db8::7: use one family"
     ]
 
 
 def test_endpoint_network_errors():
-    settings = pf.with_defaults({"cluster_node_cidr": "192.0.2.0/24"})
-    ip = pf.parse_ip("10.96.0.9")
-    assert pf._endpoint_network_errors("10.96.0.9", ip, "none", settings) == [
+    settings = pf_settings.with_defaults({"cluster_node_cidr": "192.0.2.0/24"})
+    ip = parse_ip("10.96.0.9")
+    assert pf_endpoint._endpoint_network_errors("10.96.0.9", ip, "none", settings) == [
         "cluster_api_endpoint.host 10.96.0.9 is inside cluster_service_cidr 10.96.0.0/12: the endpoint must be "
         "outside the pod and service networks"
     ]
-    assert pf._endpoint_network_errors("10.96.0.9", ip, "vip", settings)[1] == (
+    assert pf_endpoint._endpoint_network_errors("10.96.0.9", ip, "vip", settings)[1] == (
         "the virtual IP 10.96.0.9 is outside cluster_node_cidr 192.0.2.0/24: keepalived announces it on the node "
         "network"
     )
-    assert pf._endpoint_network_errors("192.0.2.100", pf.parse_ip("192.0.2.100"), "vip", settings) == []
+    assert pf_endpoint._endpoint_network_errors("192.0.2.100", parse_ip("192.0.2.100"), "vip", settings) == []
 
 
 @pytest.mark.parametrize(
@@ -310,6 +315,6 @@ def test_endpoint_network_errors():
     ],
 )
 def test_endpoint_port_errors(mode, port, balancers, refused):
-    errors = pf._endpoint_port_errors(mode, port, balancers, pf.with_defaults({}))
+    errors = pf_endpoint._endpoint_port_errors(mode, port, balancers, pf_settings.with_defaults({}))
     assert bool(errors) is refused
     assert all(e.startswith("cluster_api_endpoint.port is 6443, the port kube-apiserver listens on") for e in errors)

@@ -1,7 +1,7 @@
 """Misspelt kubesmith variables (issue 18, point 10): warned about with the closest declared names."""
 
 from ansible_collections.kubesmith.cluster.plugins.filter import cluster_network
-from ansible_collections.kubesmith.cluster.plugins.module_utils.preflight import unknown_variables
+from ansible_collections.kubesmith.cluster.plugins.module_utils.cluster.preflight_host import unknown_variables
 
 KNOWN = {"cluster_pod_cidr", "cluster_node_cidr", "containerd_version", "etcd_version"}
 

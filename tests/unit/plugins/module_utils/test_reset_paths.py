@@ -1,7 +1,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kubesmith.cluster.plugins.filter.reset import reset_unsafe_paths
-from ansible_collections.kubesmith.cluster.plugins.module_utils.reset_paths import problem, unsafe
+from ansible_collections.kubesmith.cluster.plugins.module_utils.host.reset_paths import problem, unsafe
 
 
 @pytest.mark.parametrize(

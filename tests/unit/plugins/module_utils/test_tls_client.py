@@ -1,7 +1,7 @@
 """tls_client: URL parsing and the one HTTP(S) transport the etcd and Kubernetes clients share (local server)."""
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import tls_client
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import tls as tls_client
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
-"""Unit tests for plugins/module_utils/upgrade_plan.py (the rolling-upgrade planner: order, skew policy, refusals)."""
+"""Unit tests for plugins/module_utils/upgrade/plan.py (the rolling-upgrade planner: order, skew policy, refusals)."""
 
 import copy
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import upgrade_plan
-from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade_plan import (
+from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade import plan as upgrade_plan
+from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade.plan import (
     SUPPORTED_ETCD,
     UpgradePlanError,
     kubelet_skew,
@@ -434,7 +434,7 @@ def test_package_suffix_counts_as_at_target():
 
 
 def test_supported_etcd_covers_the_supported_minors():
-    from ansible_collections.kubesmith.cluster.plugins.module_utils.kube_versions import SUPPORTED_MINORS
+    from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.versions import SUPPORTED_MINORS
 
     assert tuple(SUPPORTED_ETCD) == SUPPORTED_MINORS
 

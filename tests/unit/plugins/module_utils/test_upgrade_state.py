@@ -1,11 +1,11 @@
-"""Unit tests for plugins/module_utils/upgrade_state.py (reading what runs now, health gates, per-host actions)."""
+"""Unit tests for plugins/module_utils/upgrade/state.py (reading what runs now, health gates, per-host actions)."""
 
 import copy
 
 import pytest
-from ansible_collections.kubesmith.cluster.plugins.module_utils import upgrade_state as us
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_client import EtcdError
-from ansible_collections.kubesmith.cluster.plugins.module_utils.kube_api import KubeApiError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.api import EtcdError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.api import KubeApiError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade import state as us
 
 CPS = ["cp1", "cp2", "cp3"]
 URL = {h: "https://10.0.0.1%d:6443" % i for i, h in enumerate(CPS, 1)}

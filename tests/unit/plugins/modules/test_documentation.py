@@ -53,7 +53,7 @@ def _fragment_options(name):
 
 def _shared_spec(name):
     """The keys of a spec dict shared through module_utils (``**NAME`` in an argument_spec)."""
-    for path in glob.glob(os.path.join(ROOT, "plugins", "module_utils", "*.py")):
+    for path in glob.glob(os.path.join(ROOT, "plugins", "module_utils", "**", "*.py"), recursive=True):
         with open(path, encoding="utf-8") as handle:
             tree = ast.parse(handle.read())
         for node in tree.body:

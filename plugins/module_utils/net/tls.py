@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubesmith maintainers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""The client-side TLS context and HTTP transport shared by kubesmith's standard-library clients (etcd_client,
-kube_api).
+"""The client-side TLS context and HTTP transport shared by kubesmith's standard-library clients (etcd/transport,
+kube/api).
 
 Public interface::
 

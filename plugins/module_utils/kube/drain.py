@@ -60,7 +60,7 @@ from __future__ import absolute_import, annotations, division, print_function
 import re
 import time
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils.kube_api import KubeApiError, path_quote
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.api import KubeApiError, path_quote
 
 STATES = ("drained", "cordoned", "uncordoned")
 EVICTION_APIS = ("auto", "policy/v1", "policy/v1beta1")

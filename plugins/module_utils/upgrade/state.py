@@ -27,10 +27,10 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions as kv
-from ansible_collections.kubesmith.cluster.plugins.module_utils import upgrade_plan
-from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd_client import EtcdError
-from ansible_collections.kubesmith.cluster.plugins.module_utils.kube_api import KubeApiError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.etcd.api import EtcdError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kv
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube.api import KubeApiError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.upgrade import plan as upgrade_plan
 
 CONTAINERD_PREFIX = "containerd://"
 ETCD_UNHEALTHY = "etcd must be healthy on every member before an upgrade (quorum is at stake while members restart): %s"

@@ -17,7 +17,7 @@ import time
 from urllib.error import HTTPError, URLError
 from urllib.request import HTTPSHandler, build_opener
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils.tls_client import TlsSetupError, client_context
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net.tls import TlsSetupError, client_context
 
 
 class HostReadyError(Exception):

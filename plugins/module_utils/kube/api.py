@@ -48,7 +48,7 @@ import ssl
 import tempfile
 from urllib.parse import quote, urlencode, urlsplit
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import tls_client
+from ansible_collections.kubesmith.cluster.plugins.module_utils.net import tls as tls_client
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"

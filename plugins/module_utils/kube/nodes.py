@@ -27,7 +27,8 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import config as kube_config
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import node_components as kube_node_components
 
 
 class KubeNodeError(ValueError):
@@ -48,8 +49,8 @@ def _labels(labels):
         text = _label_value(value)
         if (
             not isinstance(key, str)
-            or not kube_config._LABEL_KEY_RE.match(key)
-            or not kube_config._LABEL_VALUE_RE.match(text)
+            or not kube_node_components._LABEL_KEY_RE.match(key)
+            or not kube_node_components._LABEL_VALUE_RE.match(text)
             or len(text) > 63
         ):
             raise KubeNodeError("node label %r=%r is not a valid Kubernetes label" % (key, text))
@@ -86,7 +87,7 @@ def pool_changes(node: dict, labels: dict, taints: list) -> dict:
         raise KubeNodeError("expected a Node object with metadata (got %r)" % (type(node).__name__,))
     wanted_labels = _labels(labels)
     try:
-        wanted_taints = kube_config._taints(taints)
+        wanted_taints = kube_node_components._taints(taints)
     except kube_config.KubeConfigError as e:
         raise KubeNodeError(str(e)) from None
     current_labels = node["metadata"].get("labels") or {}

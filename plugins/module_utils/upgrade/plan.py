@@ -92,7 +92,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils import kube_versions as kv
+from ansible_collections.kubesmith.cluster.plugins.module_utils.kube import versions as kv
 
 
 class UpgradePlanError(ValueError):

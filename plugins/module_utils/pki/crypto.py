@@ -21,13 +21,9 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from ansible_collections.kubesmith.cluster.plugins.module_utils.pki import (
-    CA_COMMON_NAMES,
-    CertFacts,
-    PkiError,
-    extended_key_usage,
-    key_usage,
-)
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.model import CA_COMMON_NAMES, PkiError
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.plan import CertFacts
+from ansible_collections.kubesmith.cluster.plugins.module_utils.pki.specs import extended_key_usage, key_usage
 
 try:
     from cryptography import x509

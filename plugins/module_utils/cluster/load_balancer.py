@@ -158,8 +158,8 @@ def api_endpoint(mode: str, endpoint: dict | None) -> dict:
 
     ``host`` None means the primary control-plane host's address (the caller knows it). The one rule for every
     role: local mode without an endpoint is ``127.0.0.1:6444`` (:data:`LOCAL_ENDPOINT_PORT`); otherwise port 6443.
-    ``endpoint`` is ``cluster_api_endpoint`` (a mapping, maybe empty); preflight (module_utils/preflight.py,
-    endpoint_errors) refuses bad values before this runs.
+    ``endpoint`` is ``cluster_api_endpoint`` (a mapping, maybe empty); preflight
+    (module_utils/cluster/preflight_endpoint.py, endpoint_errors) refuses bad values before this runs.
     """
     endpoint = endpoint if isinstance(endpoint, dict) else {}
     host = endpoint.get("host")

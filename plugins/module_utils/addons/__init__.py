@@ -1,0 +1,1 @@
+"""Add-ons: the pod network, add-on objects from the inventory, Helm charts."""

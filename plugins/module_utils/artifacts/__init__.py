@@ -1,0 +1,1 @@
+"""Binaries and archives: the install_artifacts engine on the hosts, and the download role's cache plans."""

@@ -1,0 +1,1 @@
+"""Cluster-wide decisions: preflight checks, the API load balancer, scaling, summaries, encryption rotation."""

@@ -1,0 +1,1 @@
+"""Files, services and paths on a managed host (host_files, host_services, reset)."""

@@ -1,0 +1,1 @@
+"""Kubernetes: the API client, the version table, component configuration, drain and node changes."""

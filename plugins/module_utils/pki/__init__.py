@@ -1,0 +1,1 @@
+"""The cluster's certificates: inventory conventions, the certificate plan, crypto, kubeconfigs, the engine."""
