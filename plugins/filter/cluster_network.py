@@ -10,6 +10,9 @@ Several filters live in this file; each is called as ``kubesmith.cluster.<name>`
   ``ansible_facts.default_ipv4.address``), ``None`` while unknown.
 - ``unknown_variables(hostvars, hosts)``: warnings for inventory variables with a kubesmith prefix that no role,
   playbook or survey of the collection declares (typos), naming the closest known names.
+- ``primary_ca_errors(groups, hostvars, stat_var)``: preflight's refusal of a first control-plane host without the
+  cluster CA while another has it (a new host listed first); ``stat_var`` names the registered ``stat`` result of
+  the CA certificate on each control-plane host.
 - ``inventory_errors(groups, hostvars, settings)`` and ``host_errors(host, hostvars, settings)``: the preflight
   checks; a list of one-line messages, empty when everything is fine. Decisions live in
   ``plugins/module_utils/cluster/preflight*.py``.
@@ -31,6 +34,8 @@ All filters run on the controller and need the Python library netaddr; bad input
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
@@ -191,6 +196,17 @@ def inventory_errors(groups, hostvars, settings=None):
         raise AnsibleFilterError("kubesmith.cluster.inventory_errors: unexpected input: %s" % to_native(exc)) from exc
 
 
+def primary_ca_errors(groups, hostvars, stat_var):
+    """Preflight: the first control-plane host must have the cluster CA when another control-plane host has it."""
+    has_ca = {}
+    for host in groups.get("control_plane") or []:
+        result = net_address.get(net_address.get(hostvars, host, {}), stat_var, None)
+        stat = result.get("stat") if isinstance(result, Mapping) else None
+        if isinstance(stat, Mapping):
+            has_ca[host] = bool(stat.get("exists"))
+    return pf_host.primary_ca_errors(list(groups.get("control_plane") or []), has_ca)
+
+
 def host_errors(host, hostvars, settings=None):
     """Preflight checks on one host's gathered facts: returns a list of one-line messages."""
     _need_netaddr("host_errors")
@@ -300,4 +316,5 @@ class FilterModule:
             "host_errors": host_errors,
             "unknown_variables": unknown_variables,
             "variable_type_errors": variable_type_errors,
+            "primary_ca_errors": primary_ca_errors,
         }

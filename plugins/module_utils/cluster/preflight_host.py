@@ -184,3 +184,25 @@ def unknown_variables(names, known) -> list[str]:
         hint = ": did you mean %s?" % " or ".join(close) if close else " (see the roles' meta/argument_specs.yml)"
         warnings.append("%s is not a kubesmith variable, so it changes nothing%s" % (name, hint))
     return warnings
+
+
+# The first control-plane host keeps the cluster's CAs (role pki reads them there). A host put first in group
+# control_plane that has none while the others have them is, in practice, a new host listed first: the PKI step
+# would refuse it only after the node and containerd steps changed every host (/etc/hosts lists the new host).
+def primary_ca_errors(control_plane: list[str], has_ca: dict[str, bool]) -> list[str]:
+    """Refuse a run whose first control-plane host has no cluster CA while another control-plane host has one.
+
+    ``control_plane``: group control_plane in inventory order; ``has_ca``: host -> whether its CA certificate
+    exists, for the hosts that were looked at (hosts left out by --limit are absent and decide nothing)."""
+    if not control_plane or has_ca.get(control_plane[0]) is not False:
+        return []
+    holders = [host for host in control_plane[1:] if has_ca.get(host)]
+    if not holders:
+        return []
+    first = control_plane[0]
+    return [
+        "the cluster CA is missing on the primary control-plane host %s (the first host of group control_plane), "
+        "but %s %s it. If %s is a new host, list a control-plane host that already runs first in group "
+        "control_plane: the first host keeps the CAs. Nothing was changed."
+        % (first, ", ".join(holders), "has" if len(holders) == 1 else "have", first)
+    ]

@@ -311,6 +311,7 @@ def test_filters_are_registered():
         "host_errors",
         "unknown_variables",
         "variable_type_errors",
+        "primary_ca_errors",
     }
 
 
