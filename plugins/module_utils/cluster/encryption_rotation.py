@@ -27,13 +27,10 @@ __metaclass__ = type
 import base64
 import os
 import re
-from typing import Any, Dict, List, Optional, Set, Tuple
 
 PHASES = ("add", "primary", "rewrite", "remove")
 ENCRYPTING = ("aescbc", "secretbox", "aesgcm")
 _KEY_N = re.compile(r"^key(\d+)$")
-# name -> (secret, provider, host the key was first seen on; None for a key plan() makes)
-_KnownKeys = Dict[str, Tuple[str, str, Optional[str]]]
 
 
 class RotationError(Exception):
@@ -118,12 +115,7 @@ def _newer(first, second, fallback):
     return fallback
 
 
-def plan(
-    states: List[Dict[str, Any]],
-    expected_provider: Optional[str] = None,
-    stop_after: Optional[str] = "",
-    secret: Optional[str] = None,
-) -> Dict[str, Any]:
+def plan(states, expected_provider=None, stop_after="", secret=None):
     """What is left of the rotation. ``states``: ``parse_config`` results in walking order (the playbook's
     order of control-plane hosts). ``expected_provider``: the inventory's provider, the one a new rotation's key
     is made for (a cluster on another provider moves to it); None keeps the provider in use. ``stop_after``: end
@@ -132,45 +124,6 @@ def plan(
     Returns ``{"phase", "old", "new", "stages": [{"name", "keys"}], "provider", "resources",
     "identity_fallback", "summary", "hosts": {host: [names]}}``; ``keys`` of a stage is the key list every host
     gets in it (None for ``rewrite``), each key with its ``provider``; ``provider`` is the new key's."""
-    _check_plan_request(states, expected_provider, stop_after)
-    secrets = _known_keys(states)
-    names = sorted(secrets)
-    describe = ", ".join("%s=[%s]" % (s["host"], ",".join(_names(s))) for s in states)
-    if len(names) == 1:
-        old, new, phase = names[0], new_key_name(names), "add"
-        secrets[new] = (secret or new_secret(), expected_provider or secrets[old][1], None)
-        summary = _new_rotation_summary(old, new, secrets)
-    elif len(names) == 2:
-        old, new, phase = _resume_point([tuple(_names(s)) for s in states], names, describe)
-        summary = _resume_summary(old, new, phase, describe, secrets[new][1], expected_provider)
-    else:
-        raise RotationError(
-            "the apiservers know %d keys (%s): a rotation has one old and one new key; make every "
-            "encryption-config.yaml list the same one or two keys first" % (len(names), describe)
-        )
-    stages = _stages(phase, old, new, secrets, stop_after)
-    stage_names = [s["name"] for s in stages]
-    if stop_after and stop_after in stage_names:
-        summary += "; stopping after phase %s" % stop_after
-    return {
-        "phase": phase,
-        "old": _key(secrets, old),
-        "new": _key(secrets, new),
-        "stages": stages,
-        "stage_names": stage_names,
-        "provider": secrets[new][1],
-        "resources": states[0]["resources"],
-        "identity_fallback": states[0]["identity_fallback"],
-        "summary": summary,
-        "hosts": {s["host"]: list(_names(s)) for s in states},
-    }
-
-
-def _check_plan_request(
-    states: List[Dict[str, Any]], expected_provider: Optional[str], stop_after: Optional[str]
-) -> None:
-    """Refuses a ``plan`` call that cannot be planned: an unknown ``stop_after`` phase or ``expected_provider``,
-    no host, or hosts whose configurations differ in more than their keys (resources, identity fallback)."""
     if stop_after not in ("", None) + PHASES:
         raise RotationError("stop after %r: must be one of %s (or empty)" % (stop_after, ", ".join(PHASES)))
     if not states:
@@ -185,12 +138,7 @@ def _check_plan_request(
             "the apiservers' configurations list different resources or identity fallbacks: run site.yml to make "
             "them the same first"
         )
-
-
-def _known_keys(states: List[Dict[str, Any]]) -> _KnownKeys:
-    """Every key the hosts list: ``{name: (secret, provider, host it was first seen on)}``. Refuses a name listed
-    twice on one host, or with another secret or provider on another host."""
-    secrets = {}
+    secrets = {}  # name -> (secret, provider, host it was first seen on)
     for s in states:
         if len(set(_names(s))) != len(s["keys"]):
             raise RotationError("%s: a key name is used twice in its encryption configuration" % s["host"])
@@ -208,97 +156,90 @@ def _known_keys(states: List[Dict[str, Any]]) -> _KnownKeys:
                     "under the same provider (from a backup)"
                     % (key["name"], seen[1], seen[2], key["provider"], s["host"])
                 )
-    return secrets
+    names = sorted(secrets)
+    lists = [tuple(_names(s)) for s in states]
+    hosts = {s["host"]: list(_names(s)) for s in states}
+    describe = ", ".join("%s=[%s]" % (s["host"], ",".join(_names(s))) for s in states)
 
+    def key(name):
+        return {"name": name, "secret": secrets[name][0], "provider": secrets[name][1]}
 
-def _key(secrets: _KnownKeys, name: str) -> Dict[str, str]:
-    """A new ``{name, secret, provider}`` dict of the known key ``name``."""
-    return {"name": name, "secret": secrets[name][0], "provider": secrets[name][1]}
-
-
-def _new_rotation_summary(old: str, new: str, secrets: _KnownKeys) -> str:
-    summary = "new rotation: %s -> %s (new key generated)" % (old, new)
-    if secrets[new][1] != secrets[old][1]:
-        summary += "; the provider changes from %s to %s" % (secrets[old][1], secrets[new][1])
-    return summary
-
-
-def _resume_summary(
-    old: str, new: str, phase: str, describe: str, provider: str, expected_provider: Optional[str]
-) -> str:
-    summary = "rotation %s -> %s in progress, resuming at phase %s (%s)" % (old, new, phase, describe)
-    if expected_provider and provider != expected_provider:
-        summary += (
-            "; it finishes on %s: run the rotation again afterwards to move to control_plane_encryption_provider "
-            "%s" % (provider, expected_provider)
-        )
-    return summary
-
-
-def _resume_point(lists: List[Tuple[str, ...]], names: List[str], describe: str) -> Tuple[str, str, str]:
-    """Where an interrupted rotation between the two keys ``names`` stands, from each host's key list (walking
-    order): ``(old, new, phase)``. Refuses lists that no rotation leaves behind; ``describe`` names them."""
-    if any(len(item) > 2 for item in lists):
-        raise RotationError("unexpected key lists (%s): at most two keys during a rotation" % describe)
-    singles = {item[0] for item in lists if len(item) == 1}
-    pairs = {item for item in lists if len(item) == 2}
-    if len(singles) > 1:
+    if len(names) == 1:
+        old = names[0]
+        new = new_key_name(names)
+        secrets[new] = (secret or new_secret(), expected_provider or secrets[old][1], None)
+        phase = "add"
+        summary = "new rotation: %s -> %s (new key generated)" % (old, new)
+        if secrets[new][1] != secrets[old][1]:
+            summary += "; the provider changes from %s to %s" % (secrets[old][1], secrets[new][1])
+    elif len(names) == 2:
+        if any(len(item) > 2 for item in lists):
+            raise RotationError("unexpected key lists (%s): at most two keys during a rotation" % describe)
+        singles = {item[0] for item in lists if len(item) == 1}
+        pairs = {item for item in lists if len(item) == 2}
+        if len(singles) > 1:
+            raise RotationError(
+                "some apiservers know only %s: they cannot read what the others write; give every "
+                "apiserver the same keys (%s)" % (" and some only ".join(sorted(singles)), describe)
+            )
+        if singles:
+            only = next(iter(singles))
+            other = next(n for n in names if n != only)
+            if len(pairs) != 1 or next(iter(pairs))[0] != only:
+                raise RotationError(
+                    "some apiservers know only %s while others already encrypt with %s: they cannot read each "
+                    "other's writes; put both keys on every apiserver (%s)" % (only, other, describe)
+                )
+            # [X] and [X, Y]: adding Y (the first host has the pair) or removing Y (the first host has X alone)
+            new = _newer(only, other, only if len(lists[0]) == 1 else other)
+            old = other if new == only else only
+            phase = "remove" if new == only else "add"
+        else:
+            heads = {p[0] for p in pairs}
+            if len(heads) == 1:
+                head = next(iter(heads))
+                other = next(n for n in names if n != head)
+                # all [A, B] (B added, A still encrypts) or all [B, A] (B encrypts): the newer key tells which
+                new = _newer(head, other, head)
+                old = other if new == head else head
+                phase = "rewrite" if head == new else "primary"
+            else:
+                new = _newer(lists[0][0], lists[0][1], lists[0][0])
+                old = next(n for n in names if n != new)
+                phase = "primary"
+        summary = "rotation %s -> %s in progress, resuming at phase %s (%s)" % (old, new, phase, describe)
+        if expected_provider and secrets[new][1] != expected_provider:
+            summary += (
+                "; it finishes on %s: run the rotation again afterwards to move to control_plane_encryption_provider "
+                "%s" % (secrets[new][1], expected_provider)
+            )
+    else:
         raise RotationError(
-            "some apiservers know only %s: they cannot read what the others write; give every "
-            "apiserver the same keys (%s)" % (" and some only ".join(sorted(singles)), describe)
+            "the apiservers know %d keys (%s): a rotation has one old and one new key; make every "
+            "encryption-config.yaml list the same one or two keys first" % (len(names), describe)
         )
-    if singles:
-        return _resume_add_or_remove(lists, names, next(iter(singles)), pairs, describe)
-    return _resume_primary_or_rewrite(lists, names, pairs)
-
-
-def _resume_add_or_remove(
-    lists: List[Tuple[str, ...]], names: List[str], only: str, pairs: Set[Tuple[str, ...]], describe: str
-) -> Tuple[str, str, str]:
-    """Some hosts list ``only`` alone, the others the pair ``[only, other]``: adding ``other`` (the first host
-    has the pair) or removing it (the first host has ``only`` alone)."""
-    other = next(n for n in names if n != only)
-    if len(pairs) != 1 or next(iter(pairs))[0] != only:
-        raise RotationError(
-            "some apiservers know only %s while others already encrypt with %s: they cannot read each "
-            "other's writes; put both keys on every apiserver (%s)" % (only, other, describe)
-        )
-    new = _newer(only, other, only if len(lists[0]) == 1 else other)
-    old = other if new == only else only
-    return old, new, "remove" if new == only else "add"
-
-
-def _resume_primary_or_rewrite(
-    lists: List[Tuple[str, ...]], names: List[str], pairs: Set[Tuple[str, ...]]
-) -> Tuple[str, str, str]:
-    """Every host lists both keys. All in one order: [A, B] (B added, A still encrypts: primary) or [B, A] (B
-    encrypts: rewrite), the newer key tells which. Both orders: primary was interrupted, the first host (always
-    updated first) has the new key first."""
-    heads = {p[0] for p in pairs}
-    if len(heads) == 1:
-        head = next(iter(heads))
-        other = next(n for n in names if n != head)
-        new = _newer(head, other, head)
-        old = other if new == head else head
-        return old, new, "rewrite" if head == new else "primary"
-    new = _newer(lists[0][0], lists[0][1], lists[0][0])
-    old = next(n for n in names if n != new)
-    return old, new, "primary"
-
-
-def _stages(phase: str, old: str, new: str, secrets: _KnownKeys, stop_after: Optional[str]) -> List[Dict[str, Any]]:
-    """The stages from ``phase`` on, through ``stop_after`` when that is one of them: ``[{"name", "keys"}]``, the
-    key list every host gets in that stage (None for ``rewrite``)."""
     lists_by_phase = {
-        "add": [_key(secrets, old), _key(secrets, new)],
-        "primary": [_key(secrets, new), _key(secrets, old)],
+        "add": [key(old), key(new)],
+        "primary": [key(new), key(old)],
         "rewrite": None,
-        "remove": [_key(secrets, new)],
+        "remove": [key(new)],
     }
     stages = [{"name": p, "keys": lists_by_phase[p]} for p in PHASES[PHASES.index(phase) :]]
     if stop_after and stop_after in [s["name"] for s in stages]:
         stages = stages[: [s["name"] for s in stages].index(stop_after) + 1]
-    return stages
+        summary += "; stopping after phase %s" % stop_after
+    return {
+        "phase": phase,
+        "old": key(old),
+        "new": key(new),
+        "stages": stages,
+        "stage_names": [s["name"] for s in stages],
+        "provider": secrets[new][1],
+        "resources": states[0]["resources"],
+        "identity_fallback": states[0]["identity_fallback"],
+        "summary": summary,
+        "hosts": hosts,
+    }
 
 
 def haproxy_server_status(csv_text, backend, server):
