@@ -23,6 +23,14 @@ def ssh_host(address):
     return testinfra.get_host("ssh://root@" + address, ssh_identity_file=key, ssh_extra_args=SSH_OPTIONS)
 
 
+def restart_window(host, unit="kube-apiserver"):
+    """(stop began, running again) of ``unit`` on a testinfra ``host``, in seconds of the kernel's monotonic clock
+    (the test hosts are containers on the controller's kernel: the same clock as time.monotonic() here)."""
+    out = host.check_output("systemctl show %s -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic" % unit)
+    values = dict(line.split("=", 1) for line in out.splitlines())
+    return int(values["ActiveExitTimestampMonotonic"]) / 1e6, int(values["ActiveEnterTimestampMonotonic"]) / 1e6
+
+
 def deadline_poll(check, seconds, interval=2):
     """Run ``check`` until it returns something truthy or ``seconds`` pass; return its last result."""
     deadline = time.monotonic() + seconds

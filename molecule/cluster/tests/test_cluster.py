@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 from kscluster import deadline_poll as _deadline_poll  # noqa: E402  (shared scenario helpers, not a package)
-from kscluster import ssh_host  # noqa: E402
+from kscluster import restart_window, ssh_host  # noqa: E402
 from ksplay import one_at_a_time, recap, report_figure, run_playbook  # noqa: E402
 
 CONTROL_PLANE = {"ks-cl-1": "10.127.0.41", "ks-cl-2": "10.127.0.42", "ks-cl-3": "10.127.0.43"}
@@ -483,12 +483,7 @@ def _sha256(name, path):
 
 
 def _apiserver_times(name):
-    """(stop began, running again) of kube-apiserver, in the kernel's monotonic microseconds (shared by the hosts)."""
-    out = _host(name).check_output(
-        "systemctl show kube-apiserver -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic"
-    )
-    values = dict(line.split("=", 1) for line in out.splitlines())
-    return int(values["ActiveExitTimestampMonotonic"]), int(values["ActiveEnterTimestampMonotonic"])
+    return restart_window(_host(name))
 
 
 def _apiserver_cmdline(name):

@@ -19,7 +19,7 @@ import time
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
-from kscluster import BUSYBOX, KUBECTL, kubectl_apply, ssh_host  # noqa: E402  (shared scenario helpers)
+from kscluster import BUSYBOX, KUBECTL, kubectl_apply, restart_window, ssh_host  # noqa: E402  (shared scenario helpers)
 from kscluster import deadline_poll as _deadline_poll  # noqa: E402
 from ksplay import one_at_a_time, recap, report_figure, run_playbook  # noqa: E402
 
@@ -249,15 +249,6 @@ class _VipReader(threading.Thread):
         return self.reads
 
 
-def _restart_window(name):
-    """(stop began, running again) of kube-apiserver on ``name``, in seconds of the kernel's monotonic clock."""
-    out = _host(name).check_output(
-        "systemctl show kube-apiserver -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic"
-    )
-    values = dict(line.split("=", 1) for line in out.splitlines())
-    return int(values["ActiveExitTimestampMonotonic"]) / 1e6, int(values["ActiveEnterTimestampMonotonic"]) / 1e6
-
-
 def test_scale_adds_a_control_plane_host_and_a_worker_without_touching_the_workloads():
     before = _pods()
     assert before
@@ -271,7 +262,7 @@ def test_scale_adds_a_control_plane_host_and_a_worker_without_touching_the_workl
     assert rc == 0, output[-4000:]
     # one apiserver at a time: each running apiserver restarted (for the 5 etcd endpoints), the windows from stop to
     # running again do not overlap, and the API answered through the VIP between one restart and the next
-    windows = sorted(_restart_window(name) for name in CONTROL_PLANE)
+    windows = sorted(restart_window(_host(name)) for name in CONTROL_PLANE)
     failed = [(at, error) for at, ok, error in reads if not ok]
     report_figure(
         "scale.yml: apiserver restart windows %s s after the start; %d of %d reads through the VIP failed"
