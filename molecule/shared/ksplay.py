@@ -73,6 +73,24 @@ def recap(output, prefix="ks-"):
     return stats
 
 
+def task_results(output, task):
+    """The result lines ("ok: [host]", "changed: [host] => ...", "fatal: ...") of the first task whose header
+    contains ``task``, whatever a callback prints between them (profile_tasks adds a timestamp line). Strict: a
+    task that is not in the output, or that printed no result line, fails here."""
+    start = output.find("TASK [")
+    while start != -1:
+        header_end = output.find("\n", start)
+        if task in output[start:header_end]:
+            following = output.find("\nTASK [", header_end)
+            block = output[header_end : following if following != -1 else len(output)]
+            lines = [line for line in block.splitlines() if re.match(r"(ok|changed|fatal|failed|skipping): \[", line)]
+            if not lines:
+                raise AssertionError("task %r printed no result line:\n%s" % (task, block[:2000]))
+            return lines
+        start = output.find("TASK [", header_end)
+    raise AssertionError("no task %r in the output:\n%s" % (task, output[-2000:]))
+
+
 def report_figure(text):
     """A measured figure (e.g. failed reads during a roll) for tools/test to print after the scenarios."""
     path = os.path.join(os.environ.get("KS_CACHE", "/var/cache/kubesmith"), "run", "figures.txt")

@@ -52,3 +52,32 @@ def test_one_at_a_time_reports_overlapping_windows():
 def test_one_at_a_time_reports_a_gap_without_an_answer():
     reads = [(22.0, False), (25.0, False), (45.0, True), (5.0, True)]  # only failed reads between the first two
     assert one_at_a_time([(10.0, 20.0), (30.0, 40.0), (50.0, 60.0)], reads) == ["no answer between 20.0 and 30.0"]
+
+
+from ksplay import task_results  # noqa: E402
+
+PROFILED = """TASK [role : Rotation | refuse to go on while an object is stored under another key] ***
+Monday 07 December 2026  19:54:44 +0000 (0:00:00.139)       0:03:48.758 *******
+ok: [ks-up-1]
+
+TASK [role : Rotation | remove the old key] ***
+Monday 07 December 2026  19:54:45 +0000 (0:00:00.139)       0:03:48.900 *******
+changed: [ks-up-1]
+changed: [ks-up-2]
+"""
+
+
+def test_task_results_skips_what_a_callback_prints_after_the_header():
+    assert task_results(PROFILED, "stored under another key") == ["ok: [ks-up-1]"]
+    assert task_results(PROFILED, "remove the old key") == ["changed: [ks-up-1]", "changed: [ks-up-2]"]
+
+
+@pytest.mark.parametrize("task", ["not a task of this run", "Rotation | absent"])
+def test_task_results_fails_for_a_task_that_did_not_run(task):
+    with pytest.raises(AssertionError):
+        task_results(PROFILED, task)
+
+
+def test_task_results_fails_for_a_task_without_a_result_line():
+    with pytest.raises(AssertionError):
+        task_results("TASK [x : a task] ***\nMonday 07 December\n\nTASK [x : b] ***\nok: [h]\n", "a task")

@@ -17,7 +17,7 @@ import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 from kscluster import KUBECTL, deadline_poll, ssh_host  # noqa: E402
-from ksplay import recap, report_figure, run_playbook  # noqa: E402  (shared scenario helpers, not a package)
+from ksplay import recap, report_figure, run_playbook, task_results  # noqa: E402  (shared scenario helpers, not a package)
 
 HOSTS = {"ks-up-1": "10.127.0.61", "ks-up-2": "10.127.0.62", "ks-up-3": "10.127.0.63"}
 FIRST, READER = sorted(HOSTS)[0], sorted(HOSTS)[2]
@@ -144,8 +144,8 @@ def test_the_rerun_finishes_the_rotation():
     assert "rotation %s -> %s in progress, resuming at phase rewrite" % (STATE["old"], STATE["new"]) in output
     assert "phases to run now: rewrite, remove" in output
     # the rewrite was proven complete in etcd before the old key went
-    check = output.index("refuse to go on while an object is stored under another key")
-    assert output[check : check + 200].split("\n", 2)[1].startswith("ok: [%s]" % FIRST), output[check : check + 300]
+    results = task_results(output, "refuse to go on while an object is stored under another key")
+    assert results[0].startswith("ok: [%s]" % FIRST), results
     keys = {name: _keys(name) for name in HOSTS}
     assert all(k == [STATE["new"]] for k in keys.values()), keys
     rings = {name: _keyring(name) for name in HOSTS}
