@@ -70,6 +70,9 @@ setup() {
 default_ulimits = ["nofile=$nofile:$nofile", "nproc=32768:32768"]
 [engine]
 runtime = "runc"
+# test hosts are killed, not shut down: a systemd shutting down in one privileged container removes the systemd
+# cgroup of the others here (podman exec into them then fails), which breaks scenarios running side by side
+stop_timeout = 0
 CONF
   podman network exists "$KS_NET" ||
     podman network create --internal --subnet "$KS_PREFIX.0/24" --gateway "$KS_GATEWAY" "$KS_NET" >/dev/null
