@@ -202,7 +202,7 @@ wait_booted() {
   done
 }
 
-down() { for name in "$@"; do podman rm -f -v -t 5 "$name" >/dev/null 2>&1 || true; done; }
+down() { for name in "$@"; do podman rm -f -v -t 0 "$name" >/dev/null 2>&1 || true; done; }  # killed: see stop_timeout
 
 clean() {
   local names
