@@ -35,6 +35,8 @@ def run_playbook(playbook, *args, inventories=(), inventories_first=(), timeout=
     ``inventories`` are read after the scenario's inventory, ``inventories_first`` before it: hosts they put in a
     group come first in it."""
     inventory = inventory_source()
+    # a guard against a hung run, not a measure: two scenarios side by side (tools/test's lanes) share the cores
+    timeout = int(timeout * float(os.environ.get("KS_TIMEOUT_FACTOR", "1")))
     env = dict(os.environ)
     env.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "ansible.cfg"))
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".collections"))
