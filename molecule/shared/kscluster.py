@@ -31,6 +31,13 @@ def restart_window(host, unit="kube-apiserver"):
     return int(values["ActiveExitTimestampMonotonic"]) / 1e6, int(values["ActiveEnterTimestampMonotonic"]) / 1e6
 
 
+def starts_since(host, since, unit="kube-apiserver"):
+    """How many times systemd started ``unit`` on a testinfra ``host`` since ``since`` (seconds since the epoch: the
+    test hosts are containers sharing the controller's clock), from the unit's journal."""
+    out = host.check_output("journalctl -u %s -o cat --since @%d | grep -c '^Started ' || true" % (unit, int(since)))
+    return int(out.strip())
+
+
 def deadline_poll(check, seconds, interval=2):
     """Run ``check`` until it returns something truthy or ``seconds`` pass; return its last result."""
     deadline = time.monotonic() + seconds

@@ -19,7 +19,8 @@ import time
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
-from kscluster import BUSYBOX, KUBECTL, kubectl_apply, restart_window, ssh_host  # noqa: E402  (shared scenario helpers)
+# shared scenario helpers (molecule/shared, not a package)
+from kscluster import BUSYBOX, KUBECTL, kubectl_apply, restart_window, ssh_host, starts_since  # noqa: E402
 from kscluster import deadline_poll as _deadline_poll  # noqa: E402
 from ksplay import one_at_a_time, recap, report_figure, run_playbook  # noqa: E402
 
@@ -253,13 +254,16 @@ def test_scale_adds_a_control_plane_host_and_a_worker_without_touching_the_workl
     before = _pods()
     assert before
     reader = _VipReader()
-    started = time.monotonic()
+    started, wall_start = time.monotonic(), time.time()
     reader.start()
     try:
         rc, output = run_playbook("scale.yml", inventories=_grown(), timeout=1200)
     finally:
         reads = reader.stop()
     assert rc == 0, output[-4000:]
+    # each apiserver started once: the serial play's later batches do not restart the hosts of earlier ones again
+    starts = {name: starts_since(_host(name), wall_start) for name in (*CONTROL_PLANE, NEW_CONTROL_PLANE[0])}
+    assert starts == dict.fromkeys(starts, 1), starts
     # one apiserver at a time: each running apiserver restarted (for the 5 etcd endpoints), the windows from stop to
     # running again do not overlap, and the API answered through the VIP between one restart and the next
     windows = sorted(restart_window(_host(name)) for name in CONTROL_PLANE)

@@ -15,7 +15,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
-from kscluster import KUBECTL, deadline_poll, kubectl_apply, ssh_host, web_manifest  # noqa: E402
+from kscluster import KUBECTL, deadline_poll, kubectl_apply, ssh_host, starts_since, web_manifest  # noqa: E402
 from ksplay import recap, report_figure, run_playbook  # noqa: E402  (shared scenario helpers, not a package)
 
 HOSTS = {"ks-up-1": "10.127.0.61", "ks-up-2": "10.127.0.62", "ks-up-3": "10.127.0.63"}
@@ -112,10 +112,12 @@ def test_a_failing_step_stops_the_roll_after_that_host_and_the_rest_keeps_servin
                 "all:\n  hosts:\n    %s:\n      control_plane_apiserver_flags: {kubesmith-broken-on-purpose: 'true'}\n"
                 "      control_plane_ready_timeout: 20\n" % BROKEN
             )
-        start = time.monotonic()
+        start, wall_start = time.monotonic(), time.time()
         rc, output = run_playbook("upgrade.yml", *TARGETS, inventories=[broken], timeout=1500)
         report_figure("upgrade stopped by the broken host after %.0f s" % (time.monotonic() - start))
     assert rc != 0
+    # the first host's apiserver restarted once: the broken host's batch did not restart it again
+    assert starts_since(ssh_host(HOSTS[FIRST]), wall_start) == 1
     assert "%s: the control plane did not come back healthy" % BROKEN in output, output[-4000:]
     assert _api_version(HOSTS[FIRST]) == NEW_KUBE
     assert _api_version(HOSTS[BROKEN]) == ""
@@ -129,10 +131,13 @@ def test_a_failing_step_stops_the_roll_after_that_host_and_the_rest_keeps_servin
 
 
 def test_a_rerun_after_the_fix_resumes_and_completes():
-    start = time.monotonic()
+    start, wall_start = time.monotonic(), time.time()
     rc, output = run_playbook("upgrade.yml", *TARGETS, timeout=1500)
     seconds = time.monotonic() - start
     assert rc == 0, output[-4000:]
+    # the finished host untouched, the two others' apiservers started once each (one batch each)
+    starts = {name: starts_since(ssh_host(address), wall_start) for name, address in HOSTS.items()}
+    assert starts == {FIRST: 0, BROKEN: 1, LAST: 1}, starts
     report_figure("upgrade resumed and finished 2 control-plane hosts with their nodes in %.0f s" % seconds)
     assert "already at target: %s" % FIRST in output, "the re-run skips the host the first run finished"
 
