@@ -362,8 +362,12 @@ def test_scale_again_changes_nothing():
 
 def test_remove_node_takes_a_control_plane_host_out_of_the_load_balancers():
     name, address = NEW_CONTROL_PLANE
+    wall_start = time.time()
     rc, output = run_playbook("remove_node.yml", "-e", "node=%s" % name, inventories=_grown())
     assert rc == 0, output[-4000:]
+    # the other apiservers restarted once each (their serial play's later batches did not restart earlier hosts)
+    starts = {other: starts_since(_host(other), wall_start) for other in CONTROL_PLANE}
+    assert starts == dict.fromkeys(CONTROL_PLANE, 1), starts
     assert _kubectl("get node %s" % name).rc != 0, "the Node is gone"
     gone = _host(name)
     for unit in ("kube-apiserver", "haproxy", "keepalived", "kubelet"):
