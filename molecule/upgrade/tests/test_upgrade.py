@@ -135,9 +135,10 @@ def test_a_rerun_after_the_fix_resumes_and_completes():
     rc, output = run_playbook("upgrade.yml", *TARGETS, timeout=1500)
     seconds = time.monotonic() - start
     assert rc == 0, output[-4000:]
-    # the finished host untouched, the two others' apiservers started once each (one batch each)
-    starts = {name: starts_since(ssh_host(address), wall_start) for name, address in HOSTS.items()}
-    assert starts == {FIRST: 0, BROKEN: 1, LAST: 1}, starts
+    # the finished host untouched, the last one's apiserver started once (the broken host's crash-looped until the
+    # re-run fixed its unit: systemd restarts it every 5 s, so its count says nothing)
+    starts = {name: starts_since(ssh_host(HOSTS[name]), wall_start) for name in (FIRST, LAST)}
+    assert starts == {FIRST: 0, LAST: 1}, starts
     report_figure("upgrade resumed and finished 2 control-plane hosts with their nodes in %.0f s" % seconds)
     assert "already at target: %s" % FIRST in output, "the re-run skips the host the first run finished"
 
