@@ -109,15 +109,21 @@ start_apt_proxy() {
   ks_log "apt proxy on $KS_GATEWAY:3142 (pid $(cat "$RUN_DIR/acng.pid"))"
 }
 
-# Static HTTP server for the artifact mirror, on the lab bridge address only.
+# Static HTTP server for the artifact mirror, on the lab bridge address only; a second one on the same files for
+# Molecule `node`, whose test counts the transfers in its own log (the lanes run scenarios side by side).
 start_mirror() {
   mkdir -p "$KS_MIRROR_DIR"
-  alive "$RUN_DIR/mirror.pid" http.server && return 0
-  setsid /usr/bin/python3 -m http.server --bind "$KS_GATEWAY" --directory "$KS_MIRROR_DIR" "$KS_MIRROR_PORT" \
-    >>"$RUN_DIR/mirror.log" 2>&1 </dev/null &   # append: scenarios write start markers into it
-  echo $! > "$RUN_DIR/mirror.pid"
-  listening "$RUN_DIR/mirror.pid" "$KS_MIRROR_PORT" "the artifact mirror (KS_MIRROR_PORT=$KS_MIRROR_PORT)" "$RUN_DIR/mirror.log"
-  ks_log "artifact mirror $KS_MIRROR_URL -> $KS_MIRROR_DIR (pid $(cat "$RUN_DIR/mirror.pid"))"
+  serve_mirror mirror "$KS_MIRROR_PORT"
+  serve_mirror mirror-node "$KS_MIRROR_NODE_PORT"
+}
+serve_mirror() {  # serve_mirror NAME PORT: pid and log in $RUN_DIR/NAME.pid, NAME.log
+  local name=$1 port=$2
+  alive "$RUN_DIR/$name.pid" http.server && return 0
+  setsid /usr/bin/python3 -m http.server --bind "$KS_GATEWAY" --directory "$KS_MIRROR_DIR" "$port" \
+    >>"$RUN_DIR/$name.log" 2>&1 </dev/null &   # append: scenarios write start markers into it
+  echo $! > "$RUN_DIR/$name.pid"
+  listening "$RUN_DIR/$name.pid" "$port" "the artifact mirror ($name, port $port)" "$RUN_DIR/$name.log"
+  ks_log "artifact mirror http://$KS_GATEWAY:$port -> $KS_MIRROR_DIR (pid $(cat "$RUN_DIR/$name.pid"))"
 }
 
 build_image() {
@@ -211,7 +217,7 @@ clean() {
   [ -z "$names" ] || { ks_log "removing hosts: $(echo $names)"; down $names; }
   if podman network exists "$KS_NET" 2>/dev/null; then podman network rm -f "$KS_NET" >/dev/null; fi
   iptables -D FORWARD -s "$KS_PREFIX.0/24" ! -d "$KS_PREFIX.0/24" -j REJECT 2>/dev/null || true
-  for svc in mirror:http.server acng:apt-cacher-ng; do
+  for svc in mirror:http.server mirror-node:http.server acng:apt-cacher-ng; do
     if alive "$RUN_DIR/${svc%%:*}.pid" "${svc#*:}"; then kill "$(cat "$RUN_DIR/${svc%%:*}.pid")"; fi
     svc=${svc%%:*}
     rm -f "$RUN_DIR/$svc.pid"
@@ -222,7 +228,7 @@ info() {
   echo "image: $KS_IMAGE_PREFIX:bookworm ($(image_name))"
   echo "network: $KS_NET $KS_PREFIX.0/24 gateway $KS_GATEWAY"
   echo "ssh key: $KS_SSH_KEY"
-  echo "mirror: $KS_MIRROR_URL ($KS_MIRROR_DIR)"
+  echo "mirror: $KS_MIRROR_URL, $KS_MIRROR_NODE_URL for Molecule node ($KS_MIRROR_DIR)"
 }
 
 cmd=${1:-}; shift || true

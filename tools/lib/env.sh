@@ -9,9 +9,14 @@ KS_GATEWAY=$KS_PREFIX.1
 KS_MIRROR_DIR=${KS_MIRROR_DIR:-$KS_CACHE/mirror}
 KS_MIRROR_PORT=${KS_MIRROR_PORT:-8080}
 KS_MIRROR_URL=http://$KS_GATEWAY:$KS_MIRROR_PORT
+# the same mirror through a second port with a log of its own: Molecule `node` counts the transfers it caused, while
+# the other lane's scenario downloads the same files through the first
+KS_MIRROR_NODE_PORT=${KS_MIRROR_NODE_PORT:-$((KS_MIRROR_PORT + 1))}
+KS_MIRROR_NODE_URL=http://$KS_GATEWAY:$KS_MIRROR_NODE_PORT
 KS_SSH_KEY=$KS_CACHE/ssh/id_ed25519
 KS_IMAGE_PREFIX=localhost/kubesmith-testhost
-export KS_ROOT KS_CACHE KS_NET KS_PREFIX KS_GATEWAY KS_MIRROR_DIR KS_MIRROR_PORT KS_MIRROR_URL KS_SSH_KEY
+export KS_ROOT KS_CACHE KS_NET KS_PREFIX KS_GATEWAY KS_MIRROR_DIR KS_MIRROR_PORT KS_MIRROR_URL KS_MIRROR_NODE_PORT
+export KS_MIRROR_NODE_URL KS_SSH_KEY
 export DEBIAN_FRONTEND=noninteractive
 
 ks_log() { printf '[%(%T)T] %s\n' -1 "$*" >&2; }

@@ -121,7 +121,8 @@ def test_hosts_entries(host):
 
 
 def _mirror_requests_this_run():
-    log = os.path.join(os.environ.get("KS_CACHE", "/var/cache/kubesmith"), "run", "mirror.log")
+    # the mirror's second port, this scenario's alone (molecule.yml: download_mirror)
+    log = os.path.join(os.environ.get("KS_CACHE", "/var/cache/kubesmith"), "run", "mirror-node.log")
     with open(log, encoding="utf-8") as handle:
         lines = handle.read().splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("=== kubesmith scenario start")]
